@@ -1,0 +1,3 @@
+"""agentops: a LangGraph incident responder for ML models in production."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,37 @@
+"""The `agentops` command line. Each command group lives in its own module and registers
+itself on `app`; `main` turns expected errors into one line and exit code 1."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from agentops.cli.app import app, console
+from agentops.errors import AgentOpsError
+
+# Command modules register on import.
+from agentops.cli import data as _data  # noqa: F401  isort: skip
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except AgentOpsError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+__all__ = ["app", "main"]
