@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".agentops"), validation_alias=_env("AGENTOPS_HOME"))
     database_url: str | None = Field(None, validation_alias=_env("AGENTOPS_DATABASE_URL"))
     config_file: Path | None = Field(None, validation_alias=_env("AGENTOPS_CONFIG"))
+    runbooks_dir: Path | None = Field(None, validation_alias=_env("AGENTOPS_RUNBOOKS_DIR"))
 
     # --- the model ----------------------------------------------------------------------
     model: str | None = Field(None, validation_alias=_env("AGENTOPS_MODEL"))
@@ -136,6 +137,13 @@ class Settings(BaseSettings):
             return self.config_file
         default = self.home / "config.yaml"
         return default if default.is_file() else None
+
+    @property
+    def resolved_runbooks_dir(self) -> Path:
+        """AGENTOPS_RUNBOOKS_DIR, else the project's `runbooks/` beside the package."""
+        if self.runbooks_dir is not None:
+            return self.runbooks_dir
+        return Path(__file__).resolve().parent.parent / "runbooks"
 
     @property
     def outbox_dir(self) -> Path:

@@ -27,8 +27,16 @@ db_app = typer.Typer(
 incidents_app = typer.Typer(
     help="Incidents opened by agentops and their history.", no_args_is_help=True
 )
+index_app = typer.Typer(help="The runbook index: build it, search it.", no_args_is_help=True)
+# `agentops eval` runs the scenario cases (its callback); subcommands measure other parts.
+eval_app = typer.Typer(
+    help="Evaluate agentops: scenario cases (default), retrieval, export.",
+    invoke_without_command=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 
 console = Console(highlight=False)
 
