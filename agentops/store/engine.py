@@ -34,6 +34,7 @@ def create_store_engine(url: str) -> sa.Engine:
         raise ConfigError(f"AGENTOPS_DATABASE_URL: no driver for {backend!r} ({exc})") from None
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -42,6 +43,14 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # pysqlite opens transactions late and lets a SAVEPOINT's RELEASE commit on its own, so
+    # the ledger's claim survived a rolled-back transaction. SQLAlchemy's recipe: no
+    # implicit transactions from the driver, an explicit BEGIN from ours.
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def describe(engine: sa.Engine) -> str:
