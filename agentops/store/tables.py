@@ -146,6 +146,9 @@ messages = sa.Table(
     sa.Column("external_ref", sa.String(200), doc="Slack ts, GitHub issue number, ..."),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
+    # added by actions/: delivery details (thread root, labels, ledger key) and retry backoff
+    sa.Column("meta", sa.Text, doc="JSON: thread_of, labels, ledger_key, ..."),
+    sa.Column("next_attempt_at", sa.DateTime, doc="a failed send is retried after this"),
 )
 
 retrain_jobs = sa.Table(
