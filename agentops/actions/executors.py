@@ -1,0 +1,203 @@
+"""The approval-required actions' work: rollback in MODEL_REGISTRY, retraining jobs,
+scaling. Each function does the work and reports an `Outcome`; `actions.execute` wraps them
+in the ledger and escalates a failure.
+
+A trigger (AGENTOPS_RETRAIN_COMMAND / _WEBHOOK, AGENTOPS_SCALE_COMMAND / _WEBHOOK) receives
+the job as JSON: on stdin for a command (run without a shell), as the POST body for a
+webhook. A non-zero exit or a non-2xx answer is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from agentops.clock import iso, parse_instant
+from agentops.domain import Incident
+from agentops.store import queries
+from agentops.store.load import to_db_time
+from agentops.store.tables import deployments, model_registry, retrain_jobs
+
+TRIGGER_TIMEOUT_S = 600
+DEFAULT_LOOKBACK_DAYS = 28
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class _VerifyFailed(Exception):
+    pass
+
+
+# ---- rollback ------------------------------------------------------------------------------
+def rollback(
+    conn: sa.Connection,
+    incident: Incident,
+    *,
+    now: datetime,
+    to_version: str | None,
+    approved_by: str | None,
+) -> Outcome:
+    """Make the previous good version (or `to_version`) the only active one, mark the version
+    it replaces `bad`, record the change in DEPLOYMENTS, and verify by reading back."""
+    model = incident.model_name
+    rows = queries.registry(conn, model)  # newest promotion first
+    active = [r for r in rows if r["active"]]
+    if not active:
+        return Outcome(False, f"MODEL_REGISTRY has no active version of {model}")
+    current = active[0]
+    if to_version is None:
+        older = [
+            r
+            for r in rows
+            if r["model_version"] != current["model_version"]
+            and (r.get("status") or "good") == "good"
+            and (
+                r.get("promoted_at") is None
+                or current.get("promoted_at") is None
+                or r["promoted_at"] < current["promoted_at"]
+            )
+        ]
+        if not older:
+            return Outcome(
+                False, f"no earlier good version of {model} in MODEL_REGISTRY to roll back to"
+            )
+        to_version = str(older[0]["model_version"])
+    elif not any(r["model_version"] == to_version for r in rows):
+        return Outcome(False, f"version {to_version} of {model} is not in MODEL_REGISTRY")
+    if to_version == current["model_version"]:
+        return Outcome(False, f"{model} {to_version} is already the active version")
+    try:
+        with conn.begin_nested():
+            where = model_registry.c.model_name == model
+            conn.execute(model_registry.update().where(where).values(active=False))
+            conn.execute(
+                model_registry.update()
+                .where(where, model_registry.c.model_version == current["model_version"])
+                .values(status="bad")
+            )
+            conn.execute(
+                model_registry.update()
+                .where(where, model_registry.c.model_version == to_version)
+                .values(active=True, status="good", promoted_at=to_db_time(now, what="now"))
+            )
+            after = [r["model_version"] for r in queries.registry(conn, model) if r["active"]]
+            if after != [to_version]:
+                raise _VerifyFailed(f"after the switch the active versions are {after}")
+            conn.execute(
+                deployments.insert().values(
+                    deployment_id=f"rollback-{incident.incident_id}",
+                    model_name=model,
+                    model_version=to_version,
+                    previous_version=current["model_version"],
+                    deployed_at=to_db_time(now, what="now"),
+                    deployed_by=approved_by or "agentops",
+                    description=f"rollback for {incident.incident_id}",
+                    status="succeeded",
+                )
+            )
+    except _VerifyFailed as exc:
+        return Outcome(False, f"rollback of {model} not verified: {exc}; nothing changed")
+    return Outcome(
+        True,
+        f"{model} rolled back {current['model_version']} -> {to_version}; "
+        f"verified: {to_version} is the only active version",
+        {"from_version": current["model_version"], "to_version": to_version},
+    )
+
+
+# ---- retraining ----------------------------------------------------------------------------
+def training_window(
+    incident: Incident, *, now: datetime, params: dict[str, Any]
+) -> dict[str, datetime]:
+    """The job's window: `lookback_days` (default 28) before the bad window up to `now`,
+    excluding the bad window itself: from the first alerting window's start to the last
+    alerting window's end (`exclude_start` / `exclude_end` in params override it)."""
+    alerts = incident.alerts
+    bad_start = min((a.window_start for a in alerts), default=incident.opened_at)
+    bad_end = max((a.window_end for a in alerts), default=now)
+    if params.get("exclude_start"):
+        bad_start = parse_instant(params["exclude_start"], what="exclude_start")
+    if params.get("exclude_end"):
+        bad_end = parse_instant(params["exclude_end"], what="exclude_end")
+    lookback = timedelta(days=float(params.get("lookback_days", DEFAULT_LOOKBACK_DAYS)))
+    return {
+        "train_start": bad_start - lookback,
+        "train_end": max(now, bad_end),
+        "excluded_start": bad_start,
+        "excluded_end": bad_end,
+    }
+
+
+def record_retrain_job(
+    conn: sa.Connection, incident: Incident, *, now: datetime, params: dict[str, Any]
+) -> dict[str, Any]:
+    window = training_window(incident, now=now, params=params)
+    job = {
+        "job_id": f"retrain-{incident.incident_id}",
+        "incident_id": incident.incident_id,
+        "model_name": incident.model_name,
+        "status": "recorded",
+        "created_at": now,
+        **window,
+    }
+    conn.execute(
+        retrain_jobs.insert().values(
+            **{k: to_db_time(v, what=k) if isinstance(v, datetime) else v for k, v in job.items()}
+        )
+    )
+    return {k: iso(v) if isinstance(v, datetime) else v for k, v in job.items()}
+
+
+def set_job_status(conn: sa.Connection, job_id: str, status: str) -> None:
+    conn.execute(retrain_jobs.update().where(retrain_jobs.c.job_id == job_id).values(status=status))
+
+
+# ---- triggers ------------------------------------------------------------------------------
+def trigger(command: str | None, webhook: str | None, payload: dict[str, Any]) -> Outcome:
+    """Run the configured command, else POST to the webhook; Outcome(ok=False) on failure."""
+    body = json.dumps(payload, default=str)
+    if command:
+        try:
+            done = subprocess.run(
+                shlex.split(command),
+                input=body,
+                capture_output=True,
+                text=True,
+                timeout=TRIGGER_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Outcome(False, f"command {command!r} could not run: {exc}")
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+            return Outcome(False, f"command {command!r} exited {done.returncode}: {tail[0]}")
+        return Outcome(True, f"command {command!r} succeeded", {"stdout": done.stdout[-500:]})
+    if webhook:
+        request = urllib.request.Request(
+            webhook,
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            return Outcome(False, f"webhook {webhook} answered HTTP {exc.code}")
+        except (urllib.error.URLError, OSError) as exc:
+            return Outcome(False, f"webhook {webhook} unreachable: {exc}")
+        return Outcome(True, f"webhook {webhook} accepted the job (HTTP {status})")
+    return Outcome(True, "no trigger configured", {"triggered": False})
