@@ -1,0 +1,192 @@
+"""The runbook index: runbook sections embedded in FAISS, searched by meaning.
+
+`RunbookIndex.open(settings)` is cheap to call repeatedly: the index is loaded once per
+process, and each call re-reads the runbooks (six small files) to compare their content
+hashes with the ones the index was built from. A changed, added or removed runbook, or other
+embeddings, rebuild it (re-embedding only the chunks whose text changed) and persist it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentops.errors import DataError, IndexError_
+from agentops.rag import vectors as vx
+from agentops.rag.embeddings import NamedEmbeddings, make_embeddings, vectors
+from agentops.rag.runbooks import Chunk, Runbook, chunk_runbook, load_runbooks
+from agentops.settings import Settings
+
+KIND = "runbooks"
+
+
+class RunbookHit(BaseModel):
+    """One runbook section that matches a query; `score` is cosine similarity (-1..1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runbook: str = Field(description="the runbook's file stem, e.g. 'rollback'")
+    section: str
+    text: str
+    score: float
+
+
+_CACHE: dict[tuple[str, str, str], RunbookIndex] = {}
+_LOCK = threading.Lock()
+
+
+def index_dir(settings: Settings, embeddings: NamedEmbeddings) -> Path:
+    return settings.index_dir / KIND / embeddings.name
+
+
+class RunbookIndex:
+    def __init__(
+        self,
+        embeddings: NamedEmbeddings,
+        store: vx.VectorIndex,
+        sources: dict[str, str],
+        directory: Path | None = None,
+    ) -> None:
+        self.embeddings = embeddings
+        self.store = store
+        self.sources = sources
+        self.directory = directory
+
+    # --- opening and building ------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings) -> RunbookIndex:
+        """The index for `settings`: from this process's cache, else from disk, built when
+        missing and rebuilt when a runbook changed. IndexError_ when the files are corrupt."""
+        runbooks = load_runbooks(settings.resolved_runbooks_dir)
+        sources = {r.stem: r.content_hash for r in runbooks}
+        embeddings = make_embeddings(settings)
+        directory = index_dir(settings, embeddings)
+        key = (
+            str(settings.resolved_runbooks_dir.resolve()),
+            str(directory.resolve()),
+            embeddings.model_id,
+        )
+        with _LOCK:
+            cached = _CACHE.get(key)
+            if cached is not None and cached.sources == sources:
+                return cached
+            previous = cached.store if cached is not None else None
+            loaded = vx.load(directory, what="runbook")
+            if loaded is not None:
+                store, manifest = loaded
+                if manifest.sources == sources and manifest.model_id == embeddings.model_id:
+                    index = cls(embeddings, store, sources, directory)
+                    _CACHE[key] = index
+                    return index
+                if manifest.model_id == embeddings.model_id:
+                    previous = store
+            index = cls._build(runbooks, embeddings, previous, directory)
+            _CACHE[key] = index
+            return index
+
+    @classmethod
+    def build(cls, settings: Settings, embeddings: NamedEmbeddings | None = None) -> RunbookIndex:
+        """Rebuild from scratch and persist, whatever is on disk (the fix for a corrupt index)."""
+        runbooks = load_runbooks(settings.resolved_runbooks_dir)
+        embeddings = embeddings or make_embeddings(settings)
+        directory = index_dir(settings, embeddings)
+        index = cls._build(runbooks, embeddings, None, directory)
+        key = (
+            str(settings.resolved_runbooks_dir.resolve()),
+            str(directory.resolve()),
+            embeddings.model_id,
+        )
+        with _LOCK:
+            _CACHE[key] = index
+        return index
+
+    @classmethod
+    def in_memory(cls, runbooks: list[Runbook], embeddings: NamedEmbeddings) -> RunbookIndex:
+        """An index that is never persisted (evals, tests)."""
+        return cls._build(runbooks, embeddings, None, None)
+
+    @classmethod
+    def _build(
+        cls,
+        runbooks: list[Runbook],
+        embeddings: NamedEmbeddings,
+        previous: vx.VectorIndex | None,
+        directory: Path | None,
+    ) -> RunbookIndex:
+        chunks = [c for r in runbooks for c in chunk_runbook(r)]
+        items: list[dict[str, Any]] = [c.model_dump() for c in chunks]
+        store = vx.VectorIndex.build(embeddings, items, previous)
+        sources = {r.stem: r.content_hash for r in runbooks}
+        if directory is not None:
+            try:
+                vx.save(directory, store, kind=KIND, embeddings=embeddings, sources=sources)
+            except OSError as exc:
+                raise IndexError_(
+                    f"cannot write the runbook index to {directory}: {exc}; make it writable "
+                    f"(or set AGENTOPS_HOME) and run `{vx.REBUILD}`"
+                ) from None
+        return cls(embeddings, store, sources, directory)
+
+    # --- searching -----------------------------------------------------------------------
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [Chunk.model_validate(item) for item in self.store.items]
+
+    def search(self, query: str, k: int = 3) -> list[RunbookHit]:
+        """The `k` best runbook sections for `query`, best first (one hit per section)."""
+        if not query.strip():
+            raise DataError("runbook search needs a non-empty query")
+        if k < 1:
+            raise DataError(f"k must be at least 1, got {k}")
+        vector = vectors(self.embeddings, [query])[0]
+        # a long section has several chunks: look deeper, keep each section's best chunk
+        hits: list[RunbookHit] = []
+        seen: set[tuple[str, str]] = set()
+        for position, score in self.store.search(vector, depth=k * 4 + 8):
+            item = self.store.items[position]
+            where = (item["runbook"], item["section"])
+            if where in seen:
+                continue
+            seen.add(where)
+            hits.append(RunbookHit(score=round(score, 4), **item))
+            if len(hits) == k:
+                break
+        return hits
+
+    def as_retriever(self, k: int = 3) -> BaseRetriever:
+        return RunbookRetriever(index=self, k=k)
+
+
+class RunbookRetriever(BaseRetriever):
+    """Runbook sections as LangChain Documents (metadata: runbook, section, score)."""
+
+    index: Any
+    k: int = 3
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [
+            Document(
+                page_content=hit.text,
+                metadata={"runbook": hit.runbook, "section": hit.section, "score": hit.score},
+            )
+            for hit in self.index.search(query, k=self.k)
+        ]
+
+
+def runbook_retriever(settings: Settings, k: int = 3) -> BaseRetriever:
+    """The retriever the agents' runbook tool uses."""
+    return RunbookIndex.open(settings).as_retriever(k)
+
+
+def clear_cache() -> None:
+    """Forget the indexes loaded in this process (tests; after deleting index files)."""
+    with _LOCK:
+        _CACHE.clear()
