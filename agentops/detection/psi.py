@@ -1,0 +1,240 @@
+"""Population Stability Index per feature, from raw reference and current samples.
+
+    PSI = sum over bins of (c - r) * ln(c / r)
+
+where r and c are the shares of the reference and current samples in each bin.
+
+Numeric features
+- Bins come from reference quantiles, defined exactly as SQL's `NTILE(bins) OVER (ORDER BY x)`
+  splits the sorted reference: edge k is the first value of tile k+1. The same definition runs
+  in the warehouse (`psi_sql`), so both paths give the same PSI on the same data. Repeated
+  edges (a value filling several tiles) collapse into one.
+- The outer bins are open-ended: a current value below the reference minimum or above its
+  maximum (out of range) falls into the first or last bin rather than being lost.
+  Bins are left-closed: edge e starts the bin [e, next edge).
+- Missing values (NaN, None) are left out of both samples: missingness is DATA_QUALITY's
+  null_rate, so one broken feed raises one alert type, not two. They are counted in the result.
+
+Categorical features: one bin per category seen in either sample (compared as text).
+
+Empty bins: a share of 0 would make ln(c / r) infinite, so each share is floored at
+EPSILON = 1e-4 (0.01% of the sample) before the sum. One category present only in the current
+sample at 5% then adds (0.05 - 0.0001) * ln(500) ~= 0.31.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+
+from agentops.errors import DataError
+from agentops.store.load import to_db_time
+from agentops.store.tables import feature_drift
+
+EPSILON = 1e-4
+DEFAULT_BINS = 10
+
+
+@dataclass(frozen=True)
+class FeaturePSI:
+    """One feature's PSI with what it was computed from."""
+
+    feature: str
+    psi: float
+    bins: list[Any] = field(default_factory=list, repr=False)
+    reference_counts: list[int] = field(default_factory=list, repr=False)
+    current_counts: list[int] = field(default_factory=list, repr=False)
+    reference_missing: int = 0
+    current_missing: int = 0
+    categorical: bool = False
+
+
+def psi_from_counts(
+    reference_counts: Sequence[int] | npt.NDArray[Any],
+    current_counts: Sequence[int] | npt.NDArray[Any],
+    epsilon: float = EPSILON,
+) -> float:
+    """PSI from per-bin counts of the two samples (same bins, same order)."""
+    ref = np.asarray(reference_counts, dtype=np.float64)
+    cur = np.asarray(current_counts, dtype=np.float64)
+    if ref.shape != cur.shape:
+        raise DataError(f"PSI: {ref.size} reference bins but {cur.size} current bins")
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        raise DataError("PSI: a sample is empty (no non-missing values)")
+    r = np.maximum(ref / ref.sum(), epsilon)
+    c = np.maximum(cur / cur.sum(), epsilon)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def ntile_positions(n: int, bins: int) -> npt.NDArray[np.int64]:
+    """Sorted positions where NTILE(bins) over n rows starts tiles 2..bins: the first
+    n % bins tiles hold one row more than the others."""
+    q, r = divmod(n, bins)
+    k = np.arange(1, min(bins, n), dtype=np.int64)
+    return np.asarray(k * q + np.minimum(k, r), dtype=np.int64)
+
+
+def quantile_edges(
+    reference: npt.NDArray[np.float64], bins: int = DEFAULT_BINS
+) -> npt.NDArray[np.float64]:
+    """Distinct inner bin edges from reference quantiles (`reference` free of NaN)."""
+    if bins < 2:
+        raise DataError(f"PSI: bins must be at least 2, got {bins}")
+    positions = ntile_positions(reference.size, bins)
+    if positions.size == 0:
+        return np.empty(0, dtype=np.float64)
+    # a partial sort around the tile starts is O(n), unlike a full sort
+    picked = np.partition(reference, positions)[positions]
+    return np.unique(picked)
+
+
+def bin_counts(
+    values: npt.NDArray[np.float64], edges: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    """Counts per bin for left-closed bins (-inf, e1), [e1, e2), ..., [ek, inf)."""
+    index = np.searchsorted(edges, values, side="right")
+    return np.bincount(index, minlength=edges.size + 1).astype(np.int64)
+
+
+def _numeric(
+    values: Iterable[Any] | npt.NDArray[Any], what: str
+) -> tuple[npt.NDArray[np.float64], int]:
+    try:
+        array = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise DataError(f"PSI: {what} holds values that are not numbers") from None
+    missing = np.isnan(array)
+    n_missing = int(missing.sum())
+    return (array[~missing] if n_missing else array), n_missing
+
+
+def numeric_psi(
+    feature: str,
+    reference: Iterable[Any] | npt.NDArray[Any],
+    current: Iterable[Any] | npt.NDArray[Any],
+    bins: int = DEFAULT_BINS,
+    edges: Sequence[float] | npt.NDArray[np.float64] | None = None,
+) -> FeaturePSI:
+    """PSI of a numeric feature. `edges` overrides the reference-quantile bins (inner edges,
+    increasing), e.g. to compare with another tool's binning."""
+    ref, ref_missing = _numeric(reference, f"reference {feature!r}")
+    cur, cur_missing = _numeric(current, f"current {feature!r}")
+    if ref.size == 0:
+        raise DataError(f"PSI: reference sample of {feature!r} is empty (all values missing)")
+    if cur.size == 0:
+        raise DataError(f"PSI: current window of {feature!r} is empty (all values missing)")
+    cuts = quantile_edges(ref, bins) if edges is None else np.asarray(edges, dtype=np.float64)
+    ref_counts, cur_counts = bin_counts(ref, cuts), bin_counts(cur, cuts)
+    return FeaturePSI(
+        feature=feature,
+        psi=psi_from_counts(ref_counts, cur_counts),
+        bins=cuts.tolist(),
+        reference_counts=ref_counts.tolist(),
+        current_counts=cur_counts.tolist(),
+        reference_missing=ref_missing,
+        current_missing=cur_missing,
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+def categorical_psi(feature: str, reference: Iterable[Any], current: Iterable[Any]) -> FeaturePSI:
+    """PSI of a categorical feature: one bin per category (compared as text)."""
+    ref_cats: dict[str, int] = {}
+    cur_cats: dict[str, int] = {}
+    missing = [0, 0]
+    for side, (values, counts) in enumerate(((reference, ref_cats), (current, cur_cats))):
+        for value in values:
+            if _is_missing(value):
+                missing[side] += 1
+                continue
+            key = str(value)
+            counts[key] = counts.get(key, 0) + 1
+    if not ref_cats:
+        raise DataError(f"PSI: reference sample of {feature!r} is empty (all values missing)")
+    if not cur_cats:
+        raise DataError(f"PSI: current window of {feature!r} is empty (all values missing)")
+    categories = sorted(set(ref_cats) | set(cur_cats))
+    ref_counts = [ref_cats.get(c, 0) for c in categories]
+    cur_counts = [cur_cats.get(c, 0) for c in categories]
+    return FeaturePSI(
+        feature=feature,
+        psi=psi_from_counts(ref_counts, cur_counts),
+        bins=categories,
+        reference_counts=ref_counts,
+        current_counts=cur_counts,
+        reference_missing=missing[0],
+        current_missing=missing[1],
+        categorical=True,
+    )
+
+
+def compute_psi(
+    reference: Mapping[str, Any],
+    current: Mapping[str, Any],
+    *,
+    features: Sequence[str] | None = None,
+    categorical: Iterable[str] = (),
+    bins: int = DEFAULT_BINS,
+) -> list[FeaturePSI]:
+    """PSI for every feature (default: the reference's columns), sorted by feature name.
+    DataError naming a feature the current sample lacks."""
+    names = list(features) if features is not None else list(reference)
+    cats = set(categorical)
+    results = []
+    for name in names:
+        for side, sample in (("reference", reference), ("current", current)):
+            if name not in sample:
+                raise DataError(f"PSI: feature {name!r} missing from the {side} sample")
+        if name in cats:
+            results.append(categorical_psi(name, reference[name], current[name]))
+        else:
+            results.append(numeric_psi(name, reference[name], current[name], bins=bins))
+    return sorted(results, key=lambda r: r.feature)
+
+
+def write_feature_drift(
+    conn: sa.Connection,
+    model_name: str,
+    window_start: datetime,
+    window_end: datetime,
+    results: Sequence[FeaturePSI],
+) -> int:
+    """Write one FEATURE_DRIFT row per feature for the window, replacing rows already
+    there for the same (model, feature, window_start). Returns the rows written."""
+    start = to_db_time(window_start, what="window_start")
+    end = to_db_time(window_end, what="window_end")
+    if end <= start:
+        raise DataError(f"window_end {window_end} must be after window_start {window_start}")
+    names = [r.feature for r in results]
+    if not names:
+        return 0
+    conn.execute(
+        feature_drift.delete().where(
+            feature_drift.c.model_name == model_name,
+            feature_drift.c.window_start == start,
+            feature_drift.c.feature_name.in_(names),
+        )
+    )
+    conn.execute(
+        feature_drift.insert(),
+        [
+            {
+                "model_name": model_name,
+                "feature_name": r.feature,
+                "window_start": start,
+                "window_end": end,
+                "psi": round(r.psi, 6),
+            }
+            for r in results
+        ],
+    )
+    return len(results)
