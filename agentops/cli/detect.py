@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import math
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +14,11 @@ from rich.table import Table
 from agentops.cli.app import app, console, engine, print_json, settings
 from agentops.clock import iso, parse_instant, utcnow
 from agentops.detection import evaluate_rules, load_threshold_set
+from agentops.detection.psi import FeaturePSI, compute_psi, write_feature_drift
+from agentops.detection.psi_sql import sample_table, sql_psi
 from agentops.domain import Alert
+from agentops.errors import DataError
+from agentops.store import require_tables
 
 drift_app = typer.Typer(
     help="Feature drift: compute PSI from raw samples into FEATURE_DRIFT.", no_args_is_help=True
@@ -75,3 +83,165 @@ def _number(value: float | str | None) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
+
+
+# ---- agentops drift compute --------------------------------------------------------------------
+_MISSING = {"", "na", "nan", "null", "none"}
+
+
+def read_samples(path: Path) -> dict[str, list[str]]:
+    """A CSV file with a header row as columns of raw text; DataError if unreadable."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise DataError(f"{path}: empty CSV (expected a header row of feature names)")
+            columns: dict[str, list[str]] = {name.strip(): [] for name in header}
+            names = list(columns)
+            for line, row in enumerate(reader, start=2):
+                if len(row) != len(names):
+                    raise DataError(
+                        f"{path}: line {line} has {len(row)} fields, expected {len(names)}"
+                    )
+                for name, cell in zip(names, row, strict=True):
+                    columns[name].append(cell.strip())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    return columns
+
+
+def _as_numbers(cells: list[str]) -> list[float] | None:
+    """The column as floats (missing -> NaN), or None when a cell is not a number."""
+    out: list[float] = []
+    for cell in cells:
+        if cell.lower() in _MISSING:
+            out.append(math.nan)
+            continue
+        try:
+            out.append(float(cell))
+        except ValueError:
+            return None
+    return out
+
+
+@drift_app.command("compute")
+def drift_compute(
+    model: Annotated[str, typer.Option("--model", help="the model the features feed")],
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="CSV of reference samples (header row)")
+    ] = None,
+    current: Annotated[
+        Path | None, typer.Option("--current", help="CSV of the current window's samples")
+    ] = None,
+    reference_table: Annotated[
+        str | None, typer.Option("--reference-table", help="or: a store table of reference rows")
+    ] = None,
+    current_table: Annotated[
+        str | None, typer.Option("--current-table", help="and the table of current rows")
+    ] = None,
+    features: Annotated[
+        str | None, typer.Option("--features", help="comma-separated (default: every column)")
+    ] = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option(
+            "--categorical",
+            help="comma-separated categorical features (CSV: also any column holding text)",
+        ),
+    ] = None,
+    bins: Annotated[int, typer.Option("--bins", min=2, max=1000)] = 10,
+    window_end: Annotated[
+        str | None, typer.Option("--window-end", help="ISO-8601 (default: --now, else now)")
+    ] = None,
+    window_start: Annotated[
+        str | None, typer.Option("--window-start", help="ISO-8601 (default: window end - 1 h)")
+    ] = None,
+    now: Annotated[str | None, typer.Option("--now", help="the clock, ISO-8601")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print, write nothing")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """Compute PSI per feature between a reference sample and the current window and write
+    one FEATURE_DRIFT row per feature. Samples come from two CSV files (computed here with
+    numpy) or two tables in the store (computed in the database with SQL)."""
+    use_csv = reference is not None or current is not None
+    use_sql = reference_table is not None or current_table is not None
+    if (
+        use_csv == use_sql
+        or (use_csv and (reference is None or current is None))
+        or (use_sql and (reference_table is None or current_table is None))
+    ):
+        raise DataError(
+            "give either --reference and --current (CSV files) or --reference-table and "
+            "--current-table (store tables)"
+        )
+    end = (
+        parse_instant(window_end, what="--window-end")
+        if window_end
+        else (parse_instant(now, what="--now") if now else utcnow())
+    )
+    start = (
+        parse_instant(window_start, what="--window-start")
+        if window_start
+        else (end - timedelta(hours=1))
+    )
+    wanted = [f.strip() for f in features.split(",") if f.strip()] if features else None
+    cats = {f.strip() for f in categorical.split(",") if f.strip()} if categorical else set()
+    eng = engine()
+    with console.status("computing PSI...", spinner="dots"):
+        if reference is not None and current is not None:
+            results = _csv_psi(reference, current, wanted, cats, bins)
+        else:
+            assert reference_table is not None and current_table is not None
+            with eng.connect() as conn:
+                ref_t = sample_table(conn, reference_table)
+                cur_t = sample_table(conn, current_table)
+                names = wanted or [c.name for c in ref_t.c]
+                results = sql_psi(conn, ref_t, cur_t, names, categorical=cats, bins=bins)
+        written = 0
+        if not dry_run:
+            require_tables(eng, ["feature_drift"])
+            with eng.begin() as conn:
+                written = write_feature_drift(conn, model, start, end, results)
+    if json_out:
+        print_json(
+            {
+                "model_name": model,
+                "window_start": iso(start),
+                "window_end": iso(end),
+                "written": written,
+                "features": [
+                    {"feature": r.feature, "psi": r.psi, "categorical": r.categorical}
+                    for r in results
+                ],
+            }
+        )
+        return
+    table = Table("feature", "psi", "kind")
+    for r in sorted(results, key=lambda r: -r.psi):
+        table.add_row(r.feature, f"{r.psi:.4f}", "categorical" if r.categorical else "numeric")
+    console.print(table)
+    action = "dry run, nothing written" if dry_run else f"{written} FEATURE_DRIFT rows written"
+    console.print(f"{model} {iso(start)} → {iso(end)}: {action}")
+
+
+def _csv_psi(
+    reference: Path, current: Path, wanted: list[str] | None, cats: set[str], bins: int
+) -> list[FeaturePSI]:
+    ref_cols, cur_cols = read_samples(reference), read_samples(current)
+    names = wanted or list(ref_cols)
+    ref_data: dict[str, Any] = {}
+    cur_data: dict[str, Any] = {}
+    for name in names:
+        for path, cols in ((reference, ref_cols), (current, cur_cols)):
+            if name not in cols:
+                raise DataError(f"{path}: no column {name!r} (columns: {', '.join(cols)})")
+        ref_num, cur_num = _as_numbers(ref_cols[name]), _as_numbers(cur_cols[name])
+        if name in cats or ref_num is None:
+            cats.add(name)
+            ref_data[name], cur_data[name] = ref_cols[name], cur_cols[name]
+        elif cur_num is None:
+            raise DataError(f"{current}: column {name!r} holds text but is numeric in {reference}")
+        else:
+            ref_data[name], cur_data[name] = ref_num, cur_num
+    return compute_psi(ref_data, cur_data, features=names, categorical=cats, bins=bins)
