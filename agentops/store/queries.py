@@ -147,6 +147,33 @@ def drift_history(
     return [as_row(r) for r in conn.execute(query).mappings()]
 
 
+def quality_history(
+    conn: sa.Connection, model_name: str, features: list[str], start: datetime, end: datetime
+) -> list[Row]:
+    """DATA_QUALITY rows of the named features with window_start in [start, end)."""
+    query = (
+        sa.select(data_quality)
+        .where(
+            data_quality.c.model_name == model_name,
+            data_quality.c.feature_name.in_(features),
+            data_quality.c.window_start >= _naive(start),
+            data_quality.c.window_start < _naive(end),
+        )
+        .order_by(data_quality.c.feature_name, data_quality.c.window_start)
+    )
+    return [as_row(r) for r in conn.execute(query).mappings()]
+
+
+def category_seen_before(conn: sa.Connection, category: str, *, excluding: str) -> bool:
+    """Whether any other incident was already given this root-cause category."""
+    query = (
+        sa.select(incidents.c.incident_id)
+        .where(incidents.c.root_cause_category == category, incidents.c.incident_id != excluding)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
 def data_quality_latest(
     conn: sa.Connection, model_name: str, now: datetime, feature: str | None = None
 ) -> list[Row]:
