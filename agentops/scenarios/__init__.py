@@ -12,13 +12,15 @@ from agentops.store.load import load_tables
 from agentops.store.tables import action_log, messages, retrain_jobs
 
 
-def seed_store(engine: sa.Engine, now: datetime, scenario: str | None) -> dict[str, int]:
+def seed_store(
+    engine: sa.Engine, now: datetime, scenario: str | None, *, hours: int = 14 * 24
+) -> dict[str, int]:
     """Replace the store's contents with 14 days of history and the named scenario.
 
     The data tables are replaced in one transaction; the ledger and outbox of the previous
     world are cleared first, since the incidents they belong to are gone.
     """
-    world = build_world(now, scenario)
+    world = build_world(now, scenario, hours=hours)
     with engine.begin() as conn:
         for table in (action_log, messages, retrain_jobs):
             conn.execute(table.delete())

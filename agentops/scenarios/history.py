@@ -36,14 +36,13 @@ def baseline(
     *,
     model_name: str = "classifier_v2",
     version: str = "2.3.0",
-    days: int = 14,
+    hours: int = 14 * 24,
     features: tuple[str, ...] = FRAUD_FEATURES,
     seed: int = 7,
 ) -> History:
-    """Hourly windows ending at the last full hour before `now`."""
+    """`hours` hourly windows ending at the last full hour before `now` (default 14 days)."""
     rng = np.random.default_rng(seed)
     end = hour_floor(now)
-    hours = days * 24
     history = History()
     metrics = history.rows("model_metrics")
     quality = history.rows("data_quality")

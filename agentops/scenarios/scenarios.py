@@ -28,9 +28,14 @@ class Scenario:
     inject: Callable[[History, datetime], None]
 
 
-def build_world(now: datetime, scenario: str | None = "upstream_data_change") -> History:
-    """Baseline history + shared context + the named scenario (None: healthy)."""
-    history = baseline(now)
+def build_world(
+    now: datetime, scenario: str | None = "upstream_data_change", *, hours: int = 14 * 24
+) -> History:
+    """Baseline history + shared context + the named scenario (None: healthy).
+
+    `hours` shortens the history (tests on slow stand-ins); injections outside it are no-ops.
+    """
+    history = baseline(now, hours=hours)
     _context(history, now)
     if scenario is not None:
         SCENARIOS[scenario].inject(history, now)

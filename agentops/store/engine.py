@@ -24,7 +24,13 @@ def create_store_engine(url: str) -> sa.Engine:
     connect_args: dict[str, object] = {}
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot reach the store at {url}: cannot create {folder}: {exc.strerror}"
+                ) from None
         connect_args["timeout"] = 30
     if backend == "snowflake":
         import snowflake.sqlalchemy  # noqa: F401  - registers the dialect and its types

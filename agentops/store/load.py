@@ -141,10 +141,8 @@ def load_tables(
                 table = LOADABLE_TABLES[name]
                 if replace:
                     conn.execute(table.delete())
-                if rows:
-                    # executemany per distinct column set keeps inserts batched
-                    for group in _by_columns(rows):
-                        conn.execute(table.insert(), group)
+                for group in _by_columns(rows):
+                    _insert(conn, table, group)
                 counts[name] = len(rows)
     except sa.exc.IntegrityError as exc:
         reason = str(exc.orig).splitlines()[0]
@@ -152,6 +150,19 @@ def load_tables(
             f"load into {describe(engine)} refused, nothing written: {reason}"
         ) from None
     return counts
+
+
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """SQLite: executemany. Snowflake: multi-row VALUES in chunks, since one round trip per
+    row is what makes warehouse loads slow (and fakesnow transpiles each statement)."""
+    if conn.dialect.name != "snowflake":
+        conn.execute(table.insert(), rows)
+        return
+    for start in range(0, len(rows), _CHUNK):
+        conn.execute(table.insert().values(rows[start : start + _CHUNK]))
+
+
+_CHUNK = 1000
 
 
 def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -1,0 +1,59 @@
+"""Settings: the one reader of the environment; bad values name their variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentops.errors import ConfigError
+from agentops.settings import Settings
+
+
+def test_defaults_make_an_embedded_store_in_home(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("AGENTOPS_HOME", "AGENTOPS_DATABASE_URL", "AGENTOPS_MODEL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.load()
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / '.agentops' / 'agentops.db'}"
+    assert settings.resolved_model == "offline"
+
+
+def test_environment_is_read(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("AGENTOPS_HOME", str(tmp_path))
+    monkeypatch.setenv("AGENTOPS_APPROVERS", "alice, bob ,")
+    monkeypatch.setenv("AGENTOPS_DATABASE_URL", "snowflake://u:p@acct/db/schema")
+    settings = Settings.load()
+    assert settings.home == tmp_path
+    assert settings.approvers == ("alice", "bob")
+    assert settings.resolved_database_url.startswith("snowflake://")
+
+
+def test_an_openai_key_alone_selects_an_openai_model(monkeypatch) -> None:
+    monkeypatch.delenv("AGENTOPS_MODEL", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert Settings.load().resolved_model.startswith("openai:")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AGENTOPS_SMTP_PORT", "eighty", "AGENTOPS_SMTP_PORT: Input should be a valid integer"),
+        (
+            "AGENTOPS_MODEL",
+            "gpt4",
+            "AGENTOPS_MODEL: Value error, expected 'offline' or provider:model",
+        ),
+        ("AGENTOPS_DATABASE_URL", "agentops.db", "AGENTOPS_DATABASE_URL: Value error"),
+        ("AGENTOPS_EMBEDDINGS", "word2vec", "AGENTOPS_EMBEDDINGS: Input should be"),
+        (
+            "AGENTOPS_GITHUB_REPO",
+            "just-a-name",
+            "AGENTOPS_GITHUB_REPO: Value error, expected owner/name",
+        ),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_variable(monkeypatch, variable, value, message) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        Settings.load()
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
