@@ -88,7 +88,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length).decode() if length else ""
             body = json.loads(raw) if raw else {}
             path = self.path.split("?")[0]
-            status, answer = fake.handle(self.command, path, body, self.headers.get("Authorization"))
+            status, answer = fake.handle(
+                self.command, path, body, self.headers.get("Authorization")
+            )
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -44,9 +44,13 @@ class FakeSlack:
     @property
     def posts(self) -> list[dict[str, Any]]:
         """The chat.postMessage payloads Slack accepted, in order."""
-        return [c.payload for c in self.calls if c.method == "chat.postMessage" and "ts" in c.payload]
+        return [
+            c.payload for c in self.calls if c.method == "chat.postMessage" and "ts" in c.payload
+        ]
 
-    def handle(self, method: str, payload: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def handle(
+        self, method: str, payload: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._lock:
             call = SlackCall(method, payload, token)
             self.calls.append(call)
@@ -58,10 +62,23 @@ class FakeSlack:
                 return 200, {"ok": True, "channel": {"id": f"D{payload.get('users', '')}"}}, {}
             if method == "chat.postMessage":
                 channel = str(payload.get("channel", ""))
-                channel_id = channel if channel[:1] in "CD" else "C" + channel.strip("#").upper().replace("-", "")
+                channel_id = (
+                    channel
+                    if channel[:1] in "CD"
+                    else "C" + channel.strip("#").upper().replace("-", "")
+                )
                 ts = f"{1700000000 + len(self.posts)}.000100"
                 payload["ts"] = ts
-                return 200, {"ok": True, "channel": channel_id, "ts": ts, "message": {"text": payload.get("text")}}, {}
+                return (
+                    200,
+                    {
+                        "ok": True,
+                        "channel": channel_id,
+                        "ts": ts,
+                        "message": {"text": payload.get("text")},
+                    },
+                    {},
+                )
             return 200, {"ok": False, "error": "unknown_method"}, {}
 
 
