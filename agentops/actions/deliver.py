@@ -64,6 +64,23 @@ def deliver_pending(
     report = DeliveryReport()
     with engine.connect() as conn:
         due = outbox.due_messages(conn, now, only)
+    _deliver_rows(engine, senders, due, now, report)
+    if report.waiting and len(report.sent) > 0:
+        # a reply listed before its thread root (same created_at) goes once the root is sent
+        with engine.connect() as conn:
+            retry = outbox.due_messages(conn, now, list(report.waiting))
+        report.waiting = []
+        _deliver_rows(engine, senders, retry, now, report)
+    return report
+
+
+def _deliver_rows(
+    engine: sa.Engine,
+    senders: Senders,
+    due: list[dict[str, Any]],
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
     for row in due:
         if not _lease(engine, row, now):
             continue
@@ -83,7 +100,6 @@ def deliver_pending(
             outbox.mark_sent(conn, row["message_id"], now=now, external_ref=ref)
             settle_ledger(conn, _meta(row).get("ledger_key"), now=now)
         report.sent.append(row["message_id"])
-    return report
 
 
 def _meta(row: dict[str, Any]) -> dict[str, Any]:

@@ -69,7 +69,9 @@ def drift_incident(**overrides: Any) -> Incident:
     return Incident(**fields)
 
 
-def store_incident(engine: sa.Engine, incident: Incident, timeline: list[Any] | None = None) -> None:
+def store_incident(
+    engine: sa.Engine, incident: Incident, timeline: list[Any] | None = None
+) -> None:
     with engine.begin() as conn:
         incident_writes.insert_incident(conn, incident)
         if timeline is not None:
@@ -97,6 +99,3 @@ def policy_with_contacts(settings: Settings, **sections: Any) -> Policy:
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
     return Settings.load(home=home, approvers="alice,bob", **overrides)
-
-
-
