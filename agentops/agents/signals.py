@@ -45,6 +45,16 @@ CHANGE_WORDS = (
     "new column",
     "dtype",
     "type change",
+    "now ",
+    "previously",
+    "instead of",
+    "switch",
+    "spec",
+    "release",
+    "v2",
+    "v3",
+    "v4",
+    "v5",
 )
 _CHANGE_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in CHANGE_WORDS) + ")", re.I)
 
@@ -74,6 +84,7 @@ class Signals:
             alert_types={t.value for t in incident.alert_types},
         )
         s.alert_severities = {a.severity.value for a in incident.alerts}
+        noted: list[Evidence] = []
         for item in evidence:
             s.ids.add(item.id)
             data = item.data
@@ -100,12 +111,16 @@ class Signals:
                     s.failed_runs.append(item)
                 elif _CHANGE_RE.search(str(data.get("notes") or "")):
                     s.change_runs.append(item)
+                elif str(data.get("notes") or "").strip():
+                    noted.append(item)
             elif item.kind == "alert" and data.get("type") == "feature_drift":
                 # an alert alone still says the feature drifts when no drift rows were read
                 component = str(data.get("component"))
                 if component != "model" and isinstance(data.get("value"), (int, float)):
                     s.drift.setdefault(component, float(data["value"]))
         s.drift_total = max(s.drift_total, len(s.drift))
+        # a successful run whose notes name an affected feature is a change, whatever the words
+        s.change_runs += [r for r in noted if s.features_named_in([r])]
         return s
 
     # ---- metrics --------------------------------------------------------------------------
@@ -156,15 +171,18 @@ class Signals:
 
     @property
     def service_bad(self) -> bool:
-        """Latency, errors or downtime at the serving layer (CONTRACT's infrastructure signs)."""
-        if self.alert_types & {"latency", "service_down"}:
+        """Latency, errors or downtime at the P1/P2 level (CONTRACT's infrastructure signs).
+
+        A P3 "minor latency increase" (p99 up 1.5x but under 2 s) alone does not count.
+        """
+        if not self.only_p3 and self.alert_types & {"latency", "service_down", "error_rate"}:
             return True
-        p99, base = self.latest("latency_p99_ms"), self.baseline("latency_p99_ms")
+        p99 = self.latest("latency_p99_ms")
         status = self.latest("status")
         rate = self.latest("error_rate")
         return bool(
             status in ("down", "degraded")
-            or (p99 is not None and (p99 > LATENCY_P2_MS or (base and p99 >= 1.5 * base)))
+            or (p99 is not None and p99 > LATENCY_P2_MS)
             or (rate is not None and rate > ERROR_P1)
         )
 

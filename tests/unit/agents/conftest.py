@@ -7,7 +7,7 @@ thresholds give on the latest windows, so a small stand-in derives them here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,23 @@ def alerts_from_store(conn: sa.Connection, model: str, now: datetime) -> list[Al
                         **window,
                     )
                 )
+        history = queries.metrics_history(
+            conn, model, row["window_start"] - timedelta(hours=24), row["window_start"]
+        )
+        p99s = sorted(r["latency_p99_ms"] for r in history if r["latency_p99_ms"] is not None)
+        p99 = row["latency_p99_ms"]
+        if p99s and p99 is not None and 1.5 * p99s[len(p99s) // 2] <= p99 <= 2000:
+            alerts.append(
+                Alert(
+                    type=AlertType.latency,
+                    severity=Severity.P3,
+                    model_name=model,
+                    metric="latency_p99_ms",
+                    value=p99,
+                    threshold=1.5 * p99s[len(p99s) // 2],
+                    **window,
+                )
+            )
     for row in queries.top_drifted_features(conn, model, now, limit=100):
         if row["psi"] >= 0.2:
             severity = Severity.P2 if row["psi"] > 0.3 else Severity.P3
