@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentops.errors import DataError, IndexError_
 from agentops.rag import vectors as vx
@@ -27,7 +27,8 @@ KIND = "runbooks"
 
 
 class RunbookHit(BaseModel):
-    """One runbook section that matches a query; `score` is cosine similarity (-1..1)."""
+    """One runbook section that matches a query: its whole text (title and section name
+    first), and the cosine similarity (-1..1) of its best-matching chunk."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -80,6 +81,7 @@ class RunbookIndex:
             loaded = vx.load(directory, what="runbook")
             if loaded is not None:
                 store, manifest = loaded
+                _check_records(store, directory)
                 if manifest.sources == sources and manifest.model_id == embeddings.model_id:
                     index = cls(embeddings, store, sources, directory)
                     _CACHE[key] = index
@@ -145,22 +147,49 @@ class RunbookIndex:
         if k < 1:
             raise DataError(f"k must be at least 1, got {k}")
         vector = vectors(self.embeddings, [query])[0]
-        # a long section has several chunks: look deeper, keep each section's best chunk
+        # a section has several chunks (parts, items): read deeper until k sections are found
+        depth = k * 8
+        while True:
+            hits = self._sections(self.store.search(vector, depth), k)
+            if len(hits) == k or depth >= self.store.index.ntotal:
+                return hits
+            depth *= 4
+
+    def _sections(self, ranked: list[tuple[int, float]], k: int) -> list[RunbookHit]:
+        """The first k distinct sections of a ranking, each scored by its best chunk."""
         hits: list[RunbookHit] = []
         seen: set[tuple[str, str]] = set()
-        for position, score in self.store.search(vector, depth=k * 4 + 8):
+        for position, score in ranked:
             item = self.store.items[position]
             where = (item["runbook"], item["section"])
             if where in seen:
                 continue
             seen.add(where)
-            hits.append(RunbookHit(score=round(score, 4), **item))
+            hits.append(
+                RunbookHit(
+                    runbook=item["runbook"],
+                    section=item["section"],
+                    text=item["section_text"],
+                    score=round(score, 4),
+                )
+            )
             if len(hits) == k:
                 break
         return hits
 
     def as_retriever(self, k: int = 3) -> BaseRetriever:
         return RunbookRetriever(index=self, k=k)
+
+
+def _check_records(store: vx.VectorIndex, directory: Path) -> None:
+    try:
+        for item in store.items:
+            Chunk.model_validate(item)
+    except ValidationError as exc:
+        raise IndexError_(
+            f"the runbook index in {directory} is corrupt or from another agentops version "
+            f"({exc.errors()[0]['msg']}); run `{vx.REBUILD}` to rebuild it"
+        ) from None
 
 
 class RunbookRetriever(BaseRetriever):

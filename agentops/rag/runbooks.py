@@ -50,7 +50,7 @@ REQUIRED_SECTIONS: tuple[str, ...] = (
 MAX_CHUNK_WORDS = 110
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-_ITEM = re.compile(r"^\s*(?:[-*]|\d+\.|\|)\s")
+_ITEM = re.compile(r"^\s*(?:[-*]|\d+\.)\s")
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
 
 
@@ -103,13 +103,15 @@ class Runbook(BaseModel):
 
 
 class Chunk(BaseModel):
-    """What the index embeds and returns: a section (or part of one) of a runbook."""
+    """What the index embeds: a section, part of a long one, or one list item or table row of
+    it. `section_text` is the whole section, which a search returns whichever chunk matched."""
 
     model_config = ConfigDict(frozen=True)
 
     runbook: str
     section: str
-    text: str = Field(description="'<title> — <section>' then the section's text")
+    text: str = Field(description="'<title> — <section>' then the chunk's own text")
+    section_text: str = Field(description="'<title> — <section>' then the whole section")
 
 
 def _fail(path: Path, problem: str) -> DataError:
@@ -187,29 +189,44 @@ def load_runbooks(directory: Path) -> list[Runbook]:
 
 
 def chunk_runbook(runbook: Runbook, max_words: int = MAX_CHUNK_WORDS) -> list[Chunk]:
-    """One chunk per section, or several when a section is long; each chunk starts with the
-    runbook's title and the section's name, which carry most of what a query asks about."""
+    """Chunks at two sizes, each starting with the runbook's title and the section's name:
+    the section (in parts when long), and each of its list items and table rows on its own.
+    A question usually asks about one item ('who gets emailed?'), which the whole section
+    dilutes; measured on evals/retrieval, item chunks raised section recall@3 from 0.77 to
+    0.86 and runbook recall@3 from 0.94 to 0.96 (see docs/retrieval.md)."""
     chunks: list[Chunk] = []
     for section in runbook.sections:
         prefix = f"{runbook.meta.title} — {section.name}"
-        for part in _split(section.body, max_words):
+        whole = f"{prefix}\n\n{section.body}"
+        parts = _split(section.body, max_words)
+        items = [item for p in _paragraphs(section.body) for item in _items(p, rows=True)]
+        if len(items) < 2:
+            items = []  # a section that is one item is already a chunk
+        for text in [*parts, *(i for i in items if i not in parts)]:
             chunks.append(
-                Chunk(runbook=runbook.stem, section=section.name, text=f"{prefix}\n\n{part}")
+                Chunk(
+                    runbook=runbook.stem,
+                    section=section.name,
+                    text=f"{prefix}\n\n{text}",
+                    section_text=whole,
+                )
             )
     return chunks
+
+
+def _paragraphs(body: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
 
 
 def _split(body: str, max_words: int) -> list[str]:
     """Parts of at most ~max_words words, cut at paragraph breaks, and inside a long
     paragraph at list items or table rows (a single long item stays whole)."""
     blocks: list[str] = []
-    for paragraph in (p.strip() for p in re.split(r"\n\s*\n", body)):
-        if not paragraph:
-            continue
+    for paragraph in _paragraphs(body):
         if len(paragraph.split()) <= max_words:
             blocks.append(paragraph)
         else:
-            blocks.extend(_items(paragraph))
+            blocks.extend(_items(paragraph, rows=False))
     parts: list[str] = []
     current: list[str] = []
     count = 0
@@ -225,15 +242,27 @@ def _split(body: str, max_words: int) -> list[str]:
     return parts
 
 
-def _items(paragraph: str) -> list[str]:
-    """A paragraph cut before each list item or table row; continuation lines stay."""
-    items: list[list[str]] = []
-    for line in paragraph.splitlines():
-        if _ITEM.match(line) or not items:
-            items.append([line])
+def _items(paragraph: str, *, rows: bool) -> list[str]:
+    """A paragraph cut before each list item or table row; continuation lines stay with
+    their item. With `rows`, only the items themselves, each table row under its header
+    (the columns' names are half of a row's meaning); without, every piece in order."""
+    lines = paragraph.splitlines()
+    if lines and lines[0].lstrip().startswith("|"):
+        header = lines[0]
+        body = [ln for ln in lines[1:] if not re.fullmatch(r"[\s|:-]+", ln)]
+        if rows:
+            return [f"{header}\n{row}" for row in body]
+        return [header, *body] if body else [header]
+    pieces: list[list[str]] = []
+    for line in lines:
+        if _ITEM.match(line) or not pieces:
+            pieces.append([line])
         else:
-            items[-1].append(line)
-    return ["\n".join(item) for item in items]
+            pieces[-1].append(line)
+    texts = ["\n".join(piece) for piece in pieces]
+    if rows:
+        return [t for t, piece in zip(texts, pieces, strict=True) if _ITEM.match(piece[0])]
+    return texts
 
 
 def runbook_text(settings: Settings, stem: str) -> str:
