@@ -1,0 +1,249 @@
+"""The runner, the CLI, replay and export, with a stand-in for the graph's run_incident
+(injected, as the runner's seam allows) so they are tested apart from the graph."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from agentops.cases import load_case, read_case
+from agentops.clock import parse_instant
+from agentops.domain import Action, ActionPlan, ActionResult, Diagnosis, Incident, LLMUsage
+from agentops.evals import export_case, replay_incident, report_json, run_suite
+from agentops.evals import runner as runner_module
+from agentops.settings import Settings
+from agentops.store import create_store_engine, init_schema, ledger
+from agentops.store import incidents as store_incidents
+from agentops.store import queries as q
+
+CASES = Path(__file__).resolve().parents[3] / "evals" / "cases"
+
+
+class FakeGraph:
+    """Records what each run saw and answers like a graph that diagnosed a bad deployment
+    and asked to roll back."""
+
+    def __init__(self, crash_on: str | None = None) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.crash_on = crash_on
+
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        now: datetime,
+        model_name: str | None = None,
+        decide: Any = None,
+    ) -> dict[str, Any]:
+        eng = create_store_engine(settings.resolved_database_url)
+        with eng.connect() as conn:
+            rows = conn.execute(sa.text("SELECT count(*) FROM model_metrics")).scalar()
+        eng.dispose()
+        answer = decide(
+            {
+                "incident_id": "INC-X",
+                "action": {
+                    "type": "rollback_model",
+                    "target": model_name,
+                    "reason": "",
+                    "params": {},
+                },
+            }
+        )
+        self.calls.append(
+            {
+                "home": settings.home,
+                "now": now,
+                "model": model_name,
+                "rows": rows,
+                "answer": answer,
+                "approvers": settings.approvers,
+                "slack": settings.slack_token,
+                "model_setting": settings.model,
+            }
+        )
+        if self.crash_on and self.crash_on in str(settings.home):
+            raise RuntimeError("graph blew up")
+        rollback = Action(type="rollback_model", target=model_name or "m")
+        status = "succeeded" if answer["decision"] == "approve" else "rejected"
+        return {
+            "incident": {
+                "incident_id": "INC-X",
+                "severity": "P1",
+                "alert_types": ["model_performance"],
+            },
+            "diagnosis": Diagnosis(
+                category="bad_deployment", root_cause="version 2.4.1 broke it", confidence=0.8
+            ),
+            "action_plan": ActionPlan(
+                actions=[Action(type="notify_slack", target="#ml-alerts"), rollback]
+            ),
+            "actions_taken": [
+                ActionResult(action=rollback, status=status, idempotency_key=rollback.key("INC-X"))
+            ],
+            "escalated_to": ["ml_team_lead"] if status == "rejected" else [],
+            "llm_usage": LLMUsage(calls=2, tokens_in=100, tokens_out=20),
+        }
+
+
+@pytest.fixture
+def cases_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "cases"
+    for name in ("001_healthy_classifier", "018_rollback_rejected"):
+        shutil.copytree(CASES / name, out / name)
+    return out
+
+
+def test_each_case_runs_on_its_own_store_with_its_clock_and_approvals(cases_dir: Path) -> None:
+    graph = FakeGraph()
+    outcomes = run_suite(cases_dir, model="offline", run_incident=graph)
+    assert [o.id for o in outcomes] == ["001_healthy_classifier", "018_rollback_rejected"]
+    healthy, rejected = graph.calls
+    assert healthy["home"] != rejected["home"]
+    assert healthy["rows"] == len(
+        read_case(cases_dir / "001_healthy_classifier").tables["model_metrics"]
+    )
+    assert rejected["now"] == parse_instant("2026-11-19T12:05:00Z")
+    assert rejected["model"] == "classifier_v2"
+    assert healthy["answer"]["decision"] == "approve"
+    assert rejected["answer"] == {
+        "decision": "reject",
+        "approver": "eval-bot",
+        "comment": "eval case 018_rollback_rejected",
+    }
+    assert rejected["approvers"] == ("eval-bot",) and rejected["slack"] is None
+    assert rejected["model_setting"] == "offline"
+    # the stand-in always opens an incident: the healthy case fails, the rejected one passes
+    assert not outcomes[0].passed and outcomes[0].checks == {"incident": False}
+    assert outcomes[1].passed, outcomes[1].checks
+    assert all(o.seconds > 0 for o in outcomes)
+
+
+def test_a_crashing_case_fails_alone_and_the_json_report_has_the_documented_shape(
+    cases_dir: Path,
+) -> None:
+    outcomes = run_suite(cases_dir, run_incident=FakeGraph(crash_on="001_"))
+    assert outcomes[0].error == "crash: RuntimeError: graph blew up"
+    assert outcomes[1].passed
+    report = report_json(outcomes)
+    assert set(report) == {"cases", "totals"}
+    assert {"id", "passed", "checks", "seconds"} <= set(report["cases"][0])
+    totals = report["totals"]
+    assert totals["cases"] == {"passed": 1, "total": 2}
+    assert totals["checks"]["escalation"] == {"passed": 1, "total": 1}
+    assert totals["llm"]["calls"] == 2, "a crashed case reports no usage"
+
+
+def test_cli_prints_tables_writes_json_and_exits_1_below_100_percent(
+    cases_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentops.cli import app
+
+    monkeypatch.setattr(runner_module, "default_run_incident", lambda: FakeGraph())
+    monkeypatch.setenv("AGENTOPS_HOME", str(tmp_path / "home"))
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval", "--cases", str(cases_dir), "--json", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "018_rollback_rejected" in result.output and "totals" in result.output
+    written = json.loads(out.read_text())
+    assert [c["passed"] for c in written["cases"]] == [False, True]
+
+    only_passing = tmp_path / "passing"
+    shutil.copytree(cases_dir / "018_rollback_rejected", only_passing / "018_rollback_rejected")
+    result = CliRunner().invoke(app, ["eval", "--cases", str(only_passing)])
+    assert result.exit_code == 0, result.output
+
+
+# ---- replay and export on a seeded store ----------------------------------------------------
+@pytest.fixture
+def seeded(tmp_path: Path) -> tuple[Settings, sa.Engine, str]:
+    settings = Settings.load(home=tmp_path / "home")
+    eng = create_store_engine(settings.resolved_database_url)
+    init_schema(eng)
+    case = read_case(CASES / "018_rollback_rejected")
+    load_case(eng, case)
+    opened = case.now
+    incident = Incident(
+        incident_id="INC-2026-1119-1",
+        model_name="classifier_v2",
+        severity="P1",
+        alert_types=["model_performance"],
+        opened_at=opened,
+        status="escalated",
+        resolved_at=opened + timedelta(hours=2),
+        root_cause_category="bad_deployment",
+        root_cause="classifier_v2 2.4.1 broke precision and recall",
+        resolution="rolled back by hand after review",
+    )
+    with eng.begin() as conn:
+        store_incidents.insert_incident(conn, incident)
+        for kind, target, status in [
+            ("rollback_model", "classifier_v2", "rejected"),
+            ("escalate", "ml_team_lead", "succeeded"),
+            ("notify_slack", "#ml-alerts", "succeeded"),
+        ]:
+            key = f"{incident.incident_id}|{kind}|{target}"
+            ledger.claim(
+                conn,
+                key=key,
+                incident_id=incident.incident_id,
+                action_type=kind,
+                target=target,
+                now=opened,
+            )
+            ledger.finish(conn, key=key, status=status, now=opened)
+        # data from after the incident opened must not leak into its slice
+        conn.execute(
+            sa.text(
+                "INSERT INTO model_metrics (model_name, window_start, window_end, f1, status) "
+                "VALUES ('classifier_v2', '2026-11-19 13:00:00', '2026-11-19 14:00:00', 0.1, 'up')"
+            )
+        )
+    return settings, eng, incident.incident_id
+
+
+def test_export_writes_a_case_that_parses_with_the_resolution_as_expectation(
+    seeded: tuple[Settings, sa.Engine, str], tmp_path: Path
+) -> None:
+    _, eng, incident_id = seeded
+    path = export_case(eng, incident_id, tmp_path / "new", number=31)
+    case = read_case(path)
+    assert case.id == "031_inc_2026_1119_1" and path.parent.name == case.id
+    assert case.now == parse_instant("2026-11-19T12:05:00Z") and case.model == "classifier_v2"
+    e = case.expect
+    assert e.incident is True and e.severity == "P1"
+    assert [t.value for t in e.alert_types or []] == ["model_performance"]
+    assert e.root_cause is not None and e.root_cause.category == "bad_deployment"
+    assert "2.4.1" in e.root_cause.mentions
+    assert e.executed == [] and [t.value for t in e.escalate_to or []] == ["ml_team_lead"]
+    assert case.decision_for("rollback_model") == "reject"
+    assert max(parse_instant(r["window_end"]) for r in case.tables["model_metrics"]) <= case.now
+    assert all(r["incident_id"] != incident_id for r in case.tables.get("incidents", []))
+    # and it loads into a fresh store, as every case must
+    fresh = create_store_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    init_schema(fresh)
+    assert load_case(fresh, case)["model_metrics"] == 6
+
+
+def test_replay_runs_on_a_copy_and_shows_what_changed(
+    seeded: tuple[Settings, sa.Engine, str],
+) -> None:
+    settings, eng, incident_id = seeded
+    graph = FakeGraph()
+    diffs = {d.field: d for d in replay_incident(settings, eng, incident_id, run_incident=graph)}
+    (call,) = graph.calls
+    assert call["home"] != settings.home, "the replay never writes to the real store"
+    assert call["rows"] == 6 and call["now"] == parse_instant("2026-11-19T12:05:00Z")
+    assert call["answer"]["decision"] == "reject", "recorded rejections are replayed"
+    assert diffs["category"].same and diffs["severity"].same
+    assert not diffs["root cause"].same
+    assert diffs["root cause"].replayed == "version 2.4.1 broke it"
+    with eng.connect() as conn:
+        assert q.get_incident_row(conn, incident_id)["status"] == "escalated"  # type: ignore[index]
