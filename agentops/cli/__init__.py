@@ -12,6 +12,7 @@ from agentops.errors import AgentOpsError
 
 # Command modules register on import.
 from agentops.cli import data as _data  # noqa: F401  isort: skip
+from agentops.cli import rag as _rag  # noqa: F401  isort: skip
 from agentops.cli import evals as _evals  # noqa: F401  isort: skip
 from agentops.cli import actions as _actions  # noqa: F401  isort: skip
 from agentops.cli import detect as _detect  # noqa: F401  isort: skip

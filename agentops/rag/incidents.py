@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentops.clock import iso
 from agentops.errors import DataError, IndexError_, StoreError
 from agentops.rag import vectors as vx
 from agentops.rag.embeddings import NamedEmbeddings, make_embeddings, vectors, words
@@ -39,7 +40,7 @@ _COLUMNS = (
 # Words too common in incident text to explain a match.
 _STOP_WORDS = """a an and are as at be by did do for from has have in is it its of on or the this to
 was were what when where which why with after before model models incident incidents our we i
-how"""
+how new still"""
 _STOP = frozenset(_STOP_WORDS.split())
 
 
@@ -53,6 +54,7 @@ class IncidentHit(BaseModel):
     why: list[str] = Field(description="the fields and terms the query shares with it")
     model_name: str
     severity: str
+    alert_types: list[str]
     symptoms: str = Field(description="alert types, and alert messages when recorded")
     root_cause_category: str | None
     root_cause: str | None
@@ -100,12 +102,25 @@ def _read_rows(engine: sa.Engine) -> list[dict[str, Any]]:
             f"cannot read INCIDENTS: {str(exc).splitlines()[0]}; run `agentops db init`"
         ) from None
     for row in rows:
-        row["opened_at"] = str(row["opened_at"])
+        row["opened_at"] = iso(row["opened_at"])
     return rows
 
 
 _CACHE: dict[tuple[str, str, str], IncidentIndex] = {}
 _LOCK = threading.Lock()
+
+
+def _check_records(store: vx.VectorIndex, directory: Path) -> None:
+    if any(not {"incident_id", "model_name"} <= set(item) for item in store.items):
+        raise IndexError_(
+            f"the incident index in {directory} is corrupt (a record has no incident_id); "
+            f"run `{vx.REBUILD}` to rebuild it"
+        )
+
+
+def _key(engine: sa.Engine, directory: Path, embeddings: NamedEmbeddings) -> tuple[str, str, str]:
+    url = engine.url.render_as_string(hide_password=True)
+    return (url, str(directory.resolve()), embeddings.model_id)
 
 
 class IncidentIndex:
@@ -122,17 +137,15 @@ class IncidentIndex:
         sources = {row["incident_id"]: _row_hash(row) for row in rows}
         embeddings = make_embeddings(settings)
         directory = settings.index_dir / KIND / embeddings.name
-        key = (
-            engine.url.render_as_string(hide_password=True),
-            str(directory.resolve()),
-            embeddings.model_id,
-        )
+        key = _key(engine, directory, embeddings)
         with _LOCK:
             cached = _CACHE.get(key)
             if cached is not None and cached.sources == sources:
                 return cached
             previous = cached.store if cached is not None else None
             loaded = vx.load(directory, what="incident")
+            if loaded is not None:
+                _check_records(loaded[0], directory)
             if loaded is not None and loaded[1].model_id == embeddings.model_id:
                 if loaded[1].sources == sources:
                     index = cls(embeddings, loaded[0], sources)
@@ -142,6 +155,17 @@ class IncidentIndex:
             index = cls._build(rows, embeddings, previous, directory)
             _CACHE[key] = index
             return index
+
+    @classmethod
+    def build(cls, engine: sa.Engine, settings: Settings) -> IncidentIndex:
+        """Rebuild from scratch and persist, whatever is on disk (the fix for a corrupt index)."""
+        rows = _read_rows(engine)
+        embeddings = make_embeddings(settings)
+        directory = settings.index_dir / KIND / embeddings.name
+        index = cls._build(rows, embeddings, None, directory)
+        with _LOCK:
+            _CACHE[_key(engine, directory, embeddings)] = index
+        return index
 
     @classmethod
     def _build(
@@ -226,6 +250,7 @@ def _hit(item: dict[str, Any], score: float, query: str) -> IncidentHit:
         why=why,
         model_name=item["model_name"],
         severity=item.get("severity") or "",
+        alert_types=[t for t in str(item.get("alert_types") or "").split(",") if t],
         symptoms=item.get("symptoms") or "",
         root_cause_category=item.get("root_cause_category"),
         root_cause=item.get("root_cause"),

@@ -204,7 +204,12 @@ class RunbookRetriever(BaseRetriever):
         return [
             Document(
                 page_content=hit.text,
-                metadata={"runbook": hit.runbook, "section": hit.section, "score": hit.score},
+                metadata={
+                    "runbook": hit.runbook,
+                    "source": hit.runbook,  # the name LangChain loaders use
+                    "section": hit.section,
+                    "score": hit.score,
+                },
             )
             for hit in self.index.search(query, k=self.k)
         ]

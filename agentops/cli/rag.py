@@ -1,0 +1,161 @@
+"""`agentops index build|search|similar` and `agentops eval retrieval`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.table import Table
+
+from agentops.cli.app import console, engine, eval_app, index_app, print_json, settings
+from agentops.errors import DataError
+from agentops.rag import IncidentIndex, RunbookIndex, similar_incidents
+from agentops.rag.evaluate import DEFAULT_QUERIES, evaluate_retrieval
+from agentops.store.tables import incidents
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+KOption = Annotated[int, typer.Option("--k", min=1, max=20, help="how many results")]
+
+
+def _has_incidents_table(eng: sa.Engine) -> bool:
+    try:
+        return sa.inspect(eng).has_table(incidents.name)
+    except sa.exc.SQLAlchemyError:
+        return False
+
+
+@index_app.command("build")
+def index_build(json_out: JsonFlag = False) -> None:
+    """Rebuild the runbook index (and the past-incident index, when the store has
+    INCIDENTS) from scratch. Fixes a corrupt index; searches rebuild a stale one themselves."""
+    cfg = settings()
+    with console.status("embedding the runbooks…"):
+        index = RunbookIndex.build(cfg)
+    summary: dict[str, Any] = {
+        "embeddings": index.embeddings.name,
+        "runbooks": len(index.sources),
+        "chunks": index.store.index.ntotal,
+        "index_dir": str(index.directory),
+        "incidents": None,
+    }
+    eng = engine(cfg)
+    if _has_incidents_table(eng):
+        with console.status("embedding past incidents…"):
+            summary["incidents"] = len(IncidentIndex.build(eng, cfg).sources)
+    if json_out:
+        print_json(summary)
+        return
+    console.print(
+        f"runbook index: {summary['runbooks']} runbooks, {summary['chunks']} chunks, "
+        f"{summary['embeddings']} embeddings, in {summary['index_dir']}"
+    )
+    if summary["incidents"] is None:
+        console.print("incident index: skipped (no INCIDENTS table; run `agentops db init`)")
+    else:
+        console.print(f"incident index: {summary['incidents']} past incidents")
+
+
+@index_app.command("search")
+def index_search(
+    query: Annotated[str, typer.Argument(help="what to look up, in words")],
+    k: KOption = 3,
+    json_out: JsonFlag = False,
+) -> None:
+    """The runbook sections that best match QUERY."""
+    cfg = settings()
+    with console.status("loading the runbook index…"):
+        index = RunbookIndex.open(cfg)
+    hits = index.search(query, k=k)
+    if json_out:
+        print_json([h.model_dump() for h in hits])
+        return
+    table = Table("score", "runbook", "section", "text")
+    for hit in hits:
+        body = hit.text.split("\n\n", 1)[-1]
+        table.add_row(f"{hit.score:.3f}", hit.runbook, hit.section, _first_words(body, 24))
+    console.print(table)
+
+
+@index_app.command("similar")
+def index_similar(
+    text: Annotated[str, typer.Argument(help="the symptoms or suspected cause, in words")],
+    k: KOption = 3,
+    json_out: JsonFlag = False,
+) -> None:
+    """Past incidents (INCIDENTS) most like TEXT, with why they match."""
+    cfg = settings()
+    eng = engine(cfg)
+    if not _has_incidents_table(eng):
+        raise DataError(
+            "the store has no INCIDENTS table; run `agentops db init` or `agentops seed`"
+        )
+    with console.status("loading the incident index…"):
+        hits = similar_incidents(eng, cfg, text, k=k)
+    if json_out:
+        print_json([h.model_dump() for h in hits])
+        return
+    if not hits:
+        console.print("no past incident with a root cause or resolution in the store yet")
+        return
+    table = Table("score", "incident", "why", "root cause", "resolution")
+    for hit in hits:
+        table.add_row(
+            f"{hit.score:.3f}",
+            f"{hit.incident_id}\n{hit.root_cause_category or '?'}",
+            "\n".join(hit.why),
+            hit.root_cause or "",
+            hit.resolution or "",
+        )
+    console.print(table)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    queries: Annotated[
+        Path | None,
+        typer.Option("--queries", help=f"labelled queries YAML (default: {DEFAULT_QUERIES.name})"),
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="also write the figures to this JSON file")
+    ] = None,
+) -> None:
+    """Recall@1, recall@3 and MRR of each embedding choice and of BM25 on labelled runbook
+    queries, side by side, with query latency after load."""
+    cfg = settings()
+    with console.status("evaluating retrieval…") as status:
+        report = evaluate_retrieval(cfg, queries, on_step=lambda step: status.update(step + "…"))
+    table = Table(
+        "ranker",
+        "runbook R@1",
+        "R@3",
+        "MRR",
+        "section R@1",
+        "R@3",
+        "MRR",
+        "p50 ms",
+        "p99 ms",
+        title=f"{report['queries']} queries ({report['section_labelled']} with a section), "
+        f"{report['chunks']} chunks",
+    )
+    for row in report["results"]:
+        rb, sec, lat = row["runbook"], row["section"], row["latency_ms"]
+        table.add_row(
+            row["name"],
+            *(f"{rb[key]:.3f}" for key in ("recall@1", "recall@3", "mrr")),
+            *(f"{sec[key]:.3f}" for key in ("recall@1", "recall@3", "mrr")),
+            f"{lat['p50']:.1f}",
+            f"{lat['p99']:.1f}",
+        )
+    console.print(table)
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {json_file}")
+
+
+def _first_words(text: str, n: int) -> str:
+    parts = text.split()
+    return " ".join(parts[:n]) + (" …" if len(parts) > n else "")
