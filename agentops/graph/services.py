@@ -1,0 +1,78 @@
+"""What the nodes use that outlives one run: settings, the store engine, chat models, the
+runbook index and incident search. Built once per graph, each piece on first use, so a
+graph that never diagnoses never loads the embeddings model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from langchain_core.language_models import BaseChatModel
+from langchain_core.retrievers import BaseRetriever
+
+from agentops.agents.model import make_chat_model
+from agentops.detection import ThresholdSet, load_threshold_set
+from agentops.errors import AgentOpsError
+from agentops.settings import Settings
+from agentops.store import create_store_engine, init_schema
+
+
+@dataclass
+class Services:
+    settings: Settings
+    allow_auto_approve: bool = False
+    _engine: sa.Engine | None = None
+    _models: dict[str, BaseChatModel | None] = field(default_factory=dict)
+    _index: Any = None
+    _index_error: str | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = create_store_engine(self.settings.resolved_database_url)
+            init_schema(self._engine)
+        return self._engine
+
+    def thresholds(self) -> ThresholdSet:
+        # read per run: a changed policy file applies to the next incident without a restart
+        return load_threshold_set(self.settings)
+
+    def chat_model(self, name: str | None) -> BaseChatModel | None:
+        """The run's model: Context.model, else AGENTOPS_MODEL; None means offline."""
+        chosen = name or self.settings.resolved_model
+        if chosen not in self._models:
+            self._models[chosen] = make_chat_model(
+                self.settings.model_copy(update={"model": chosen})
+            )
+        return self._models[chosen]
+
+    def runbook_index(self) -> Any | None:
+        """The runbook index, or None with the reason kept for the report."""
+        if self._index is None and self._index_error is None:
+            from agentops.rag import RunbookIndex
+
+            try:
+                self._index = RunbookIndex.open(self.settings)
+            except AgentOpsError as exc:
+                self._index_error = str(exc)
+        return self._index
+
+    @property
+    def index_error(self) -> str | None:
+        return self._index_error
+
+    def runbook_retriever(self) -> BaseRetriever | None:
+        index = self.runbook_index()
+        return index.as_retriever(k=3) if index is not None else None
+
+    def similar_incidents(
+        self, text: str, k: int = 3, exclude: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        from agentops.rag import similar_incidents
+
+        try:
+            hits = similar_incidents(self.engine, self.settings, text, k, exclude=exclude)
+        except AgentOpsError:
+            return []
+        return [hit.model_dump(mode="json") for hit in hits]
