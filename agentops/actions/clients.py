@@ -9,6 +9,7 @@ Every failure raises the matching `IntegrationError` subclass with the service's
 
 from __future__ import annotations
 
+import random
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -23,6 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import Jitter
 
 from agentops.errors import EmailError, GitHubError, SlackError
 from agentops.settings import Settings
@@ -96,8 +98,13 @@ class GitHubSender:
             raise GitHubError(
                 f"GitHub refused the issue in {self.repo_name}: {message} (HTTP {exc.status})"
             ) from None
-        except OSError as exc:
-            raise GitHubError(f"cannot reach GitHub for {self.repo_name}: {exc}") from None
+        except OSError as exc:  # requests' errors, including retries exhausted on 5xx
+            reason = exc.args[0] if exc.args else exc
+            cause = getattr(reason, "reason", None)
+            raise GitHubError(
+                f"GitHub request for {self.repo_name} failed after {GITHUB_RETRIES} retries: "
+                f"{cause or reason}"
+            ) from None
 
 
 class EmailSender:
@@ -142,11 +149,19 @@ class Senders:
         return getattr(self, channel) is not None
 
 
+class _ProportionalJitter(Jitter):
+    """Up to +100% of the backoff: slack-sdk's default jitter adds up to a whole second,
+    whatever the backoff, which would dominate a short one."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (1 + random.random())
+
+
 def slack_client(settings: Settings, *, backoff_s: float = 0.5) -> WebClient | None:
     """A WebClient that retries 429 (after Retry-After), 500/503 and dropped connections."""
     if settings.slack_token is None:
         return None
-    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff_s)
+    interval = BackoffRetryIntervalCalculator(backoff_s, jitter=_ProportionalJitter())
     return WebClient(
         token=settings.slack_token.get_secret_value(),
         base_url=settings.slack_base_url,

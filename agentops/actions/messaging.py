@@ -202,7 +202,8 @@ def post_resolution(
     if incident.severity in rt.policy.escalation.email_severities:
         email = rt.policy.contact(manager).email
         if email:
-            subject = f"[Resolved] {incident.incident_id}: {text.splitlines()[0][2:].strip()}"
+            headline = text.splitlines()[0].split("] ", 1)[1]
+            subject = f"[Resolved] {incident.incident_id}: {headline}"
             outgoing.append(
                 OutgoingMessage(
                     f"{key}#email", incident.incident_id, "email", email, text, subject, meta

@@ -28,6 +28,10 @@ class FakeGitHub:
     def fail_next(self, status: int, times: int = 1) -> None:
         self._failures.extend([status] * times)
 
+    def recover(self) -> None:
+        """Answer normally again."""
+        self._failures.clear()
+
     def _issue_json(self, number: int) -> dict[str, Any]:
         issue = self.issues[number]
         url = f"{self.base_url}/repos/{self.repo}/issues/{number}"
@@ -110,7 +114,7 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 def running_github(repo: str = "acme/fraud-ml") -> Iterator[FakeGitHub]:
     fake = FakeGitHub(repo=repo)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     try:

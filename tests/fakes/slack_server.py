@@ -115,7 +115,7 @@ def running_slack() -> Iterator[FakeSlack]:
     """Start the fake on a free port; `fake.base_url` ends with /api/ as slack.com's does."""
     fake = FakeSlack()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/"
     try:
