@@ -7,14 +7,16 @@ thresholds give on the latest windows, so a small stand-in derives them here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from agentops.domain import Alert, AlertType, Incident, Severity
-from agentops.scenarios import seed_store
+from agentops.agents import gather_evidence
+from agentops.domain import Alert, AlertType, Evidence, Incident, Severity
+from agentops.scenarios import SCENARIOS, seed_store
 from agentops.store import create_store_engine, init_schema, queries
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -122,6 +124,30 @@ def incident_for(alerts: list[Alert], model: str, now: datetime) -> Incident:
         alerts=alerts,
         opened_at=now,
     )
+
+
+@dataclass(frozen=True)
+class World:
+    engine: sa.Engine
+    incident: Incident
+    evidence: list[Evidence]
+
+
+@pytest.fixture(scope="session")
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, World]:
+    """Every seeded scenario, built once per test session (seeding takes about a second each)."""
+    out: dict[str, World] = {}
+    for name in SCENARIOS:
+        path = tmp_path_factory.mktemp(name) / "store.db"
+        engine = create_store_engine(f"sqlite:///{path}")
+        init_schema(engine)
+        seed_store(engine, NOW, name)
+        with engine.connect() as conn:
+            incident = incident_for(
+                alerts_from_store(conn, "classifier_v2", NOW), "classifier_v2", NOW
+            )
+            out[name] = World(engine, incident, gather_evidence(conn, incident, NOW))
+    return out
 
 
 @pytest.fixture
