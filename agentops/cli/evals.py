@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -96,7 +97,12 @@ def eval_cases(
 
 
 def _print_cases(outcomes: list[CaseOutcome]) -> None:
-    table = Table("case", *(SHORT[c] for c in CHECKS), "s", "llm", "tokens", title="eval cases")
+    table = Table(title="eval cases")
+    table.add_column("case", no_wrap=True)
+    for name in CHECKS:
+        table.add_column(SHORT[name], justify="center")
+    for name in ("s", "llm", "tokens"):
+        table.add_column(name, justify="right")
     for o in outcomes:
         cells = []
         for name in CHECKS:
@@ -113,7 +119,8 @@ def _print_cases(outcomes: list[CaseOutcome]) -> None:
             str(o.usage.tokens_in + o.usage.tokens_out),
             style=style,
         )
-    console.print(table)
+    # CI logs are narrow: let the table keep its width instead of truncating case ids
+    Console(width=max(console.width, 130), highlight=False).print(table)
     for o in outcomes:
         if o.error:
             console.print(f"[red]{o.id}[/]: {o.error}", soft_wrap=True)

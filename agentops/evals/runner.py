@@ -1,14 +1,17 @@
 """The eval runner: every case on a fresh store, with the case's clock and approvals, through
 the whole incident lifecycle (`agentops.graph.runner.run_incident`), then scored.
 
-Each case runs in its own temporary AGENTOPS_HOME with its own SQLite file; credentials,
-executor commands and the policy file are switched off there, so an eval never sends a real
-message or triggers a real retraining, and it scores the contract's default thresholds. The
+Each case runs in its own temporary AGENTOPS_HOME with its own SQLite file; credentials and
+the policy file are switched off there and the retrain/scale executors point at a stand-in
+that only records the request, so an eval never sends a real message or triggers a real
+retraining, and it scores the contract's default thresholds. The
 runbook index is shared by all cases of one run (built once, not once per case).
 """
 
 from __future__ import annotations
 
+import shlex
+import sys
 import tempfile
 import time
 import traceback
@@ -92,6 +95,19 @@ def find_cases(path: Path) -> list[Path]:
     return found
 
 
+# The executors' stand-in inside a case: it accepts the request (JSON on stdin) and appends it
+# to a file in the case's home, so an approved retrain or scale "runs" without touching any
+# real system, and the case scores the decision path rather than the missing configuration.
+_STANDIN = (
+    "import sys, pathlib; pathlib.Path(sys.argv[1]).open('a').write(sys.stdin.read() + chr(10))"
+)
+
+
+def standin_command(home: Path, action: str) -> str:
+    target = home / f"standin-{action}.jsonl"
+    return shlex.join([sys.executable, "-c", _STANDIN, str(target)])
+
+
 def case_settings(home: Path, model: str | None, runbooks_dir: Path | None) -> Settings:
     """Settings for one isolated case run: its own home and store, nothing outside."""
     overrides: dict[str, object] = {
@@ -102,9 +118,9 @@ def case_settings(home: Path, model: str | None, runbooks_dir: Path | None) -> S
         "slack_token": None,
         "github_token": None,
         "smtp_host": None,
-        "retrain_command": None,
+        "retrain_command": standin_command(home, "retrain_model"),
         "retrain_webhook": None,
-        "scale_command": None,
+        "scale_command": standin_command(home, "scale_infrastructure"),
         "scale_webhook": None,
     }
     if model is not None:

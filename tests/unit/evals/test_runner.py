@@ -67,6 +67,7 @@ class FakeGraph:
                 "approvers": settings.approvers,
                 "slack": settings.slack_token,
                 "model_setting": settings.model,
+                "scale_command": settings.scale_command,
             }
         )
         if self.crash_on and self.crash_on in str(settings.home):
@@ -120,6 +121,8 @@ def test_each_case_runs_on_its_own_store_with_its_clock_and_approvals(cases_dir:
     }
     assert rejected["approvers"] == ("eval-bot",) and rejected["slack"] is None
     assert rejected["model_setting"] == "offline"
+    # executors point at a stand-in that only writes inside the case's own home
+    assert str(rejected["home"]) in (rejected["scale_command"] or "")
     # the stand-in always opens an incident: the healthy case fails, the rejected one passes
     assert not outcomes[0].passed and outcomes[0].checks == {"incident": False}
     assert outcomes[1].passed, outcomes[1].checks
