@@ -16,6 +16,8 @@ from agentops.cli import rag as _rag  # noqa: F401  isort: skip
 from agentops.cli import evals as _evals  # noqa: F401  isort: skip
 from agentops.cli import actions as _actions  # noqa: F401  isort: skip
 from agentops.cli import detect as _detect  # noqa: F401  isort: skip
+from agentops.cli import lifecycle as _lifecycle  # noqa: F401  isort: skip
+from agentops.cli import demo as _demo  # noqa: F401  isort: skip
 
 
 def main() -> None:

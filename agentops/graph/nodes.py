@@ -35,6 +35,7 @@ from agentops.graph.services import Services
 from agentops.graph.state import Json, State
 from agentops.store import incidents as store_incidents
 from agentops.store import ledger
+from agentops.store import queries as q
 
 # evidence the first look (triage) uses; investigation adds drift, data quality and changes
 TRIAGE_KINDS = {"alert", "metric"}
@@ -55,29 +56,42 @@ class Nodes:
             self.svc.engine, now, state.get("model_name"), self.svc.thresholds()
         )
         base["alerts"] = [r.dump(a) for a in found.alerts]
-        mine = [c for c in found.changes if c.new or c.reopened]
-        if not mine:
+        thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
+        change = None
+        with self.svc.engine.begin() as conn:
+            # the most severe incident this pass changed, else one opened earlier that no
+            # thread took yet (a pass opens one per model; each gets its own thread)
+            for reopened in (c for c in found.changes if c.reopened):  # a flap back: new thread
+                store_incidents.set_incident_fields(
+                    conn, reopened.incident.incident_id, thread_id=None
+                )
+            unclaimed = store_incidents.unclaimed_incident_ids(
+                conn, state.get("model_name"), thread_id
+            )
+            candidates = [c for c in found.changes if c.incident.incident_id in unclaimed]
+            for candidate in candidates:
+                if store_incidents.claim_incident(conn, candidate.incident.incident_id, thread_id):
+                    change = candidate.incident
+                    break
+            if change is None:
+                for incident_id in unclaimed:
+                    if store_incidents.claim_incident(conn, incident_id, thread_id):
+                        row = q.get_incident_row(conn, incident_id)
+                        change = q.incident_from_row(row) if row else None
+                        break
+        if change is None:
             grew = [c.incident.incident_id for c in found.changes]
             why = (
-                f"alerts joined the open incident(s) {', '.join(grew)}"
+                f"alerts joined the open incident(s) {', '.join(grew)}, already being handled"
                 if grew
                 else "nothing crossed a threshold"
             )
             return {**base, "incident": None, "summary": why, "actions_taken": []}
-        change = mine[0]
-        thread_id = (config.get("configurable") or {}).get("thread_id")
-        with self.svc.engine.begin() as conn:
-            store_incidents.set_incident_fields(
-                conn, change.incident.incident_id, thread_id=thread_id
-            )
         state_now: State = {**state, **base}  # type: ignore[typeddict-item]
-        alerts = ", ".join(
-            f"{a.type.value}:{a.component}={a.value}" for a in change.incident.alerts
-        )
+        alerts = ", ".join(f"{a.type.value}:{a.component}={a.value}" for a in change.alerts)
         return {
             **base,
-            "incident": r.dump(change.incident),
-            "also_opened": [c.incident.incident_id for c in mine[1:]],
+            "incident": r.dump(change),
             "timeline": [r.timeline_entry(state_now, "detected", alerts)],
         }
 

@@ -57,7 +57,11 @@ def advance(
 ) -> RunResult:
     """Run until the graph ends or interrupts; report each node's update to `on_event`."""
     config = config_for(thread_id)
-    for chunk in graph.stream(payload, config, context=context, stream_mode="updates"):
+    # durability="sync": each step's checkpoint is on disk before the next step starts, so a
+    # process killed between nodes resumes from the last finished one
+    for chunk in graph.stream(
+        payload, config, context=context, stream_mode="updates", durability="sync"
+    ):
         for node, update in chunk.items():
             if on_event is not None and node != "__interrupt__":
                 on_event(node, update or {})

@@ -52,7 +52,6 @@ class State(InputState, OutputState, total=False):
     clock: str  # the run's `now`, resolved once by `detect`
     started_wall: str  # wall time when the run started: timeline stamps add elapsed time
     alerts: list[Json]
-    also_opened: list[str]
     evidence: list[Json]  # replaced as investigation refines it
     runbook_hits: list[Json]
     cursor: int  # the next action of the plan to walk

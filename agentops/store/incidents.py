@@ -79,3 +79,37 @@ def _columns(incident: Incident) -> dict[str, Any]:
         "alerts": json.dumps([a.model_dump(mode="json") for a in incident.alerts]),
         "updated_at": to_db_time(incident.resolved_at or incident.opened_at, what="updated_at"),
     }
+
+
+def claim_incident(conn: sa.Connection, incident_id: str, thread_id: str) -> bool:
+    """Give an incident to one graph thread. True when this thread got it: a conditional
+    UPDATE, so two watchers racing for the same incident cannot both handle it. Claiming
+    again from the same thread (a re-run node) succeeds."""
+    result = conn.execute(
+        incidents.update()
+        .where(
+            incidents.c.incident_id == incident_id,
+            sa.or_(incidents.c.thread_id.is_(None), incidents.c.thread_id == thread_id),
+        )
+        .values(thread_id=thread_id)
+    )
+    return result.rowcount == 1
+
+
+def unclaimed_incident_ids(
+    conn: sa.Connection, model_name: str | None = None, thread_id: str | None = None
+) -> list[str]:
+    """Open incidents detection opened (they carry alerts) that no thread handles yet (or
+    `thread_id` does), oldest first. History rows loaded from a case have no alerts and are
+    never picked."""
+    query = sa.select(incidents.c.incident_id).where(
+        sa.or_(incidents.c.thread_id.is_(None), incidents.c.thread_id == thread_id),
+        incidents.c.resolved_at.is_(None),
+        incidents.c.status != "resolved",
+        incidents.c.alerts.is_not(None),
+    )
+    if model_name is not None:
+        query = query.where(incidents.c.model_name == model_name)
+    return list(
+        conn.execute(query.order_by(incidents.c.opened_at, incidents.c.incident_id)).scalars()
+    )
