@@ -78,10 +78,11 @@ def slice_incident(engine: sa.Engine, incident_id: str) -> IncidentSlice:
             "model_metrics": window(model_metrics, METRICS_LOOKBACK),
             "feature_drift": window(feature_drift, FEATURE_LOOKBACK),
             "data_quality": window(data_quality, FEATURE_LOOKBACK),
+            # strictly before: a rollback made during the incident is its outcome, not input
             "deployments": rows(
                 deployments,
                 deployments.c.model_name == model,
-                deployments.c.deployed_at <= naive,
+                deployments.c.deployed_at < naive,
                 deployments.c.deployed_at >= naive - DEPLOYMENT_LOOKBACK,
             ),
             "pipeline_runs": rows(
@@ -108,12 +109,25 @@ def slice_incident(engine: sa.Engine, incident_id: str) -> IncidentSlice:
             ],
         }
         actions = q.action_log_for(conn, incident_id)
+    tables["model_registry"] = _registry_as_it_was(tables)
     if not tables["model_metrics"]:
         raise DataError(
             f"{incident_id}: no MODEL_METRICS rows for {model} before {iso(opened)}; "
             "the store no longer holds the data it was detected on"
         )
     return IncidentSlice(row=row, tables=tables, actions=actions)
+
+
+def _registry_as_it_was(tables: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The registry before the incident's own actions: a rollback since then changed which
+    version is active and marked one bad, so the version serving the latest window is
+    made the active one again and every version counts as good."""
+    metrics = tables["model_metrics"]
+    serving = max(metrics, key=lambda r: r["window_end"])["model_version"] if metrics else None
+    return [
+        {**r, "active": r["model_version"] == serving, "status": "good"}
+        for r in tables["model_registry"]
+    ]
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
