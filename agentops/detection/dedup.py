@@ -162,7 +162,12 @@ def plan_changes(
                 and prints & i.fingerprints
             ]
             if flapping:
-                change = absorb(flapping[0], found, reopen=True)
+                # only a window that ended after the resolution is a breach coming back;
+                # the same window seen again (no fresh data since the fix) changes nothing
+                resolved_at = flapping[0].resolved_at
+                assert resolved_at is not None
+                fresh = [a for a in found if a.window_end > resolved_at]
+                change = absorb(flapping[0], fresh, reopen=True) if fresh else None
             else:
                 incident = open_incident(new_id(), found, now)
                 change = IncidentChange(incident=incident, new=True, new_alerts=incident.alerts)

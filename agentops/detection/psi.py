@@ -18,9 +18,9 @@ Numeric features
 
 Categorical features: one bin per category seen in either sample (compared as text).
 
-Empty bins: a share of 0 would make ln(c / r) infinite, so each share is floored at
-EPSILON = 1e-4 (0.01% of the sample) before the sum. One category present only in the current
-sample at 5% then adds (0.05 - 0.0001) * ln(500) ~= 0.31.
+Empty bins: a share of 0 would make ln(c / r) infinite, so an empty bin counts as
+EPSILON = 1e-4 (0.01% of its sample); shares that are not zero are used as they are.
+One category present only in the current sample at 5% then adds (0.05 - 0.0001) * ln(500) ~= 0.31.
 """
 
 from __future__ import annotations
@@ -68,8 +68,11 @@ def psi_from_counts(
         raise DataError(f"PSI: {ref.size} reference bins but {cur.size} current bins")
     if ref.sum() <= 0 or cur.sum() <= 0:
         raise DataError("PSI: a sample is empty (no non-missing values)")
-    r = np.maximum(ref / ref.sum(), epsilon)
-    c = np.maximum(cur / cur.sum(), epsilon)
+    # only empty bins are filled: a real share, however small, is kept as it is
+    r = ref / ref.sum()
+    c = cur / cur.sum()
+    r[r == 0] = epsilon
+    c[c == 0] = epsilon
     return float(np.sum((c - r) * np.log(c / r)))
 
 
