@@ -201,3 +201,20 @@ def test_a_model_that_disagrees_with_confident_rules_is_capped(worlds: dict[str,
     assert outcome.diagnosis.category == RootCauseCategory.bad_deployment
     assert outcome.diagnosis.confidence == 0.6
     assert "rules favour upstream_data_change" in outcome.note
+
+
+def test_a_server_failing_every_call_still_gives_every_scenario_its_category(
+    worlds: dict[str, World],
+) -> None:
+    from agentops.agents import plan
+
+    with scripted_openai([]) as server:  # an empty script answers 500 to every request
+        model = chat(server)
+        for name, world in worlds.items():
+            outcome = diagnose(
+                world.incident, world.evidence, model=model, tools=[], phase="triage"
+            )
+            assert outcome.diagnosis.category == RootCauseCategory(name)
+            assert "LLM failed" in outcome.note
+            planned = plan(world.incident, outcome.diagnosis, model=model, evidence=world.evidence)
+            assert planned.plan.planned_by == "rules" and "LLM failed" in planned.note
