@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 
@@ -13,7 +13,7 @@ from agentops.actions.clients import Senders, build_senders
 from agentops.actions.deliver import deliver_pending
 from agentops.actions.outbox import OutgoingMessage, append_outbox_file, enqueue, get_message
 from agentops.actions.policy import Policy, load_policy
-from agentops.domain import Action, ActionResult, Diagnosis, Incident
+from agentops.domain import Action, ActionResult, ActionStatus, Diagnosis, Incident
 from agentops.settings import Settings
 from agentops.store import ledger
 
@@ -49,7 +49,18 @@ class Runtime:
 # ---- ledger helpers ----------------------------------------------------------------------------
 def replay(row: dict[str, Any], action: Action, key: str) -> ActionResult:
     """The ledger's earlier result; a claim never finished is reported in doubt."""
-    if row["status"] == "started" or not row.get("result"):
+    if row["status"] != "started" and not row.get("result"):
+        # an entry written by someone else (e.g. the graph recording a rejected approval)
+        status = row["status"] if row["status"] in get_args(ActionStatus) else "skipped"
+        return ActionResult(
+            action=action,
+            status=status,
+            detail=row.get("detail") or "",
+            approved_by=row.get("approved_by"),
+            idempotency_key=key,
+            replayed=True,
+        )
+    if row["status"] == "started":
         return ActionResult(
             action=action,
             status="failed",

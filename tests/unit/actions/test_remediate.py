@@ -184,3 +184,26 @@ def test_scaling_without_an_executor_is_skipped_honestly(
     )
     assert result.status == "skipped"
     assert "AGENTOPS_SCALE_COMMAND" in result.detail
+
+
+def test_a_rejected_approval_recorded_in_the_ledger_is_never_executed(
+    store: sa.Engine, cfg: Settings, policy: Policy
+) -> None:
+    seed_registry(store, [("2.2.0", False, "good"), ("2.3.0", True, "good")])
+    incident = drift_incident()
+    action = Action(type=ActionType.rollback_model, target=MODEL)
+    key = action.key(incident.incident_id)
+    with store.begin() as conn:
+        ledger.claim(
+            conn,
+            key=key,
+            incident_id=incident.incident_id,
+            action_type="rollback_model",
+            target=MODEL,
+            now=NOW,
+            detail="rejected by bob",
+        )
+        ledger.finish(conn, key=key, status="rejected", now=NOW, detail="rejected by bob")
+    result = execute(store, cfg, incident, action, now=NOW, approved_by="alice", policy=policy)
+    assert (result.status, result.detail, result.replayed) == ("rejected", "rejected by bob", True)
+    assert _active(store) == [("2.3.0", "good")]
