@@ -1,4 +1,8 @@
-"""`agentops index build|search|similar` and `agentops eval retrieval`."""
+"""`agentops index build|search|similar` and `agentops eval retrieval`.
+
+The retrieval stack (langchain-core, faiss, onnxruntime) is imported inside the commands:
+importing it here would add ~1 s to every other `agentops` command's start.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,6 @@ from rich.table import Table
 
 from agentops.cli.app import console, engine, eval_app, index_app, print_json, settings
 from agentops.errors import DataError
-from agentops.rag import IncidentIndex, RunbookIndex, similar_incidents
-from agentops.rag.evaluate import DEFAULT_QUERIES, evaluate_retrieval
 from agentops.store.tables import incidents
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -31,6 +33,8 @@ def _has_incidents_table(eng: sa.Engine) -> bool:
 def index_build(json_out: JsonFlag = False) -> None:
     """Rebuild the runbook index (and the past-incident index, when the store has
     INCIDENTS) from scratch. Fixes a corrupt index; searches rebuild a stale one themselves."""
+    from agentops.rag import IncidentIndex, RunbookIndex
+
     cfg = settings()
     with console.status("embedding the runbooks…"):
         index = RunbookIndex.build(cfg)
@@ -65,6 +69,8 @@ def index_search(
     json_out: JsonFlag = False,
 ) -> None:
     """The runbook sections that best match QUERY."""
+    from agentops.rag import RunbookIndex
+
     cfg = settings()
     with console.status("loading the runbook index…"):
         index = RunbookIndex.open(cfg)
@@ -86,6 +92,8 @@ def index_similar(
     json_out: JsonFlag = False,
 ) -> None:
     """Past incidents (INCIDENTS) most like TEXT, with why they match."""
+    from agentops.rag import similar_incidents
+
     cfg = settings()
     eng = engine(cfg)
     if not _has_incidents_table(eng):
@@ -116,7 +124,9 @@ def index_similar(
 def eval_retrieval(
     queries: Annotated[
         Path | None,
-        typer.Option("--queries", help=f"labelled queries YAML (default: {DEFAULT_QUERIES.name})"),
+        typer.Option(
+            "--queries", help="labelled queries YAML (default: evals/retrieval/queries.yaml)"
+        ),
     ] = None,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="also write the figures to this JSON file")
@@ -124,6 +134,8 @@ def eval_retrieval(
 ) -> None:
     """Recall@1, recall@3 and MRR of each embedding choice and of BM25 on labelled runbook
     queries, side by side, with query latency after load."""
+    from agentops.rag.evaluate import evaluate_retrieval
+
     cfg = settings()
     with console.status("evaluating retrieval…") as status:
         report = evaluate_retrieval(cfg, queries, on_step=lambda step: status.update(step + "…"))
