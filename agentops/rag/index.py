@@ -46,7 +46,16 @@ def index_dir(settings: Settings, embeddings: NamedEmbeddings) -> Path:
     return settings.index_dir / KIND / embeddings.name
 
 
+def _key(settings: Settings, directory: Path, embeddings: NamedEmbeddings) -> tuple[str, str, str]:
+    """One cached index per runbook folder, index folder and embedding model."""
+    runbooks = str(settings.resolved_runbooks_dir.resolve())
+    return (runbooks, str(directory.resolve()), embeddings.model_id)
+
+
 class RunbookIndex:
+    """Runbook chunks in a FAISS index with the embeddings that made them. Get one with
+    `open` (normal use), `build` (force) or `in_memory` (evals); query with `search`."""
+
     def __init__(
         self,
         embeddings: NamedEmbeddings,
@@ -68,11 +77,7 @@ class RunbookIndex:
         sources = {r.stem: r.content_hash for r in runbooks}
         embeddings = make_embeddings(settings)
         directory = index_dir(settings, embeddings)
-        key = (
-            str(settings.resolved_runbooks_dir.resolve()),
-            str(directory.resolve()),
-            embeddings.model_id,
-        )
+        key = _key(settings, directory, embeddings)
         with _LOCK:
             cached = _CACHE.get(key)
             if cached is not None and cached.sources == sources:
@@ -99,13 +104,8 @@ class RunbookIndex:
         embeddings = embeddings or make_embeddings(settings)
         directory = index_dir(settings, embeddings)
         index = cls._build(runbooks, embeddings, None, directory)
-        key = (
-            str(settings.resolved_runbooks_dir.resolve()),
-            str(directory.resolve()),
-            embeddings.model_id,
-        )
         with _LOCK:
-            _CACHE[key] = index
+            _CACHE[_key(settings, directory, embeddings)] = index
         return index
 
     @classmethod
