@@ -23,6 +23,7 @@ test: $(BIN)/.dev
 	$(BIN)/ruff format --check agentops tests evals benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+	$(BIN)/agentops eval --cases evals/cases
 
 bench:
 	$(PY) -m venv .venv-bench
