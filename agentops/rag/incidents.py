@@ -118,6 +118,15 @@ def _check_records(store: vx.VectorIndex, directory: Path) -> None:
         )
 
 
+def _same_model(embeddings: NamedEmbeddings) -> vx.VectorIndex | None:
+    """Another incident index of this process from the same model, whose vectors are reused
+    for equal texts (eval cases share history rows across their private stores)."""
+    for (_, _, model_id), index in reversed(_CACHE.items()):
+        if model_id == embeddings.model_id:
+            return index.store
+    return None
+
+
 def _key(engine: sa.Engine, directory: Path, embeddings: NamedEmbeddings) -> tuple[str, str, str]:
     url = engine.url.render_as_string(hide_password=True)
     return (url, str(directory.resolve()), embeddings.model_id)
@@ -142,7 +151,7 @@ class IncidentIndex:
             cached = _CACHE.get(key)
             if cached is not None and cached.sources == sources:
                 return cached
-            previous = cached.store if cached is not None else None
+            previous = cached.store if cached is not None else _same_model(embeddings)
             loaded = vx.load(directory, what="incident")
             if loaded is not None:
                 _check_records(loaded[0], directory)

@@ -46,6 +46,15 @@ def index_dir(settings: Settings, embeddings: NamedEmbeddings) -> Path:
     return settings.index_dir / KIND / embeddings.name
 
 
+def _same_model(embeddings: NamedEmbeddings) -> vx.VectorIndex | None:
+    """Another index this process holds from the same model: its vectors are reused for equal
+    texts, so a second home (e.g. each eval case has its own) costs no embedding."""
+    for (_, _, model_id), index in reversed(_CACHE.items()):
+        if model_id == embeddings.model_id:
+            return index.store
+    return None
+
+
 def _key(settings: Settings, directory: Path, embeddings: NamedEmbeddings) -> tuple[str, str, str]:
     """One cached index per runbook folder, index folder and embedding model."""
     runbooks = str(settings.resolved_runbooks_dir.resolve())
@@ -82,7 +91,7 @@ class RunbookIndex:
             cached = _CACHE.get(key)
             if cached is not None and cached.sources == sources:
                 return cached
-            previous = cached.store if cached is not None else None
+            previous = cached.store if cached is not None else _same_model(embeddings)
             loaded = vx.load(directory, what="runbook")
             if loaded is not None:
                 store, manifest = loaded

@@ -134,3 +134,15 @@ def test_the_retriever_returns_documents_with_runbook_section_and_score(cfg: Set
     assert docs[0].metadata["section"] == "Communication channels"
     assert docs[0].metadata["score"] >= docs[1].metadata["score"]
     assert "#data-alerts" in docs[0].page_content
+
+
+def test_a_second_home_in_the_same_process_reuses_the_vectors(
+    cfg: Settings, tmp_path: Path, counting: CountingLexical
+) -> None:
+    RunbookIndex.open(cfg)
+    counting.embedded.clear()
+    other = cfg.model_copy(update={"home": tmp_path / "another-home"})
+    index = RunbookIndex.open(other)  # e.g. the next eval case, with its own AGENTOPS_HOME
+    assert counting.embedded == []
+    assert (other.index_dir / "runbooks" / "lexical" / "manifest.json").is_file()
+    assert index.search("escalation matrix", k=1)
