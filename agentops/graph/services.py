@@ -64,15 +64,15 @@ class Services:
 
     def runbook_retriever(self) -> BaseRetriever | None:
         index = self.runbook_index()
-        return index.as_retriever(k=3) if index is not None else None
+        # k=5: the runbook tool lets the model ask for up to five passages
+        return index.as_retriever(k=5) if index is not None else None
 
     def similar_incidents(
         self, text: str, k: int = 3, exclude: tuple[str, ...] = ()
     ) -> list[dict[str, Any]]:
+        """Past incidents like `text`. Errors propagate: the tool turns them into an error
+        result the model reads, rather than an empty list that looks like "none found"."""
         from agentops.rag import similar_incidents
 
-        try:
-            hits = similar_incidents(self.engine, self.settings, text, k, exclude=exclude)
-        except AgentOpsError:
-            return []
+        hits = similar_incidents(self.engine, self.settings, text, k, exclude=exclude)
         return [hit.model_dump(mode="json") for hit in hits]

@@ -154,3 +154,17 @@ def _saver():
     from langgraph.checkpoint.memory import InMemorySaver
 
     return InMemorySaver()
+
+
+def test_an_approval_left_waiting_past_its_sla_escalates_once(graph_settings, seeded) -> None:
+    from datetime import timedelta
+
+    from agentops import actions
+
+    engine = seeded("bad_deployment")
+    waiting = run_incident(graph_settings, now=NOW)  # no decide: stops at the approval
+    assert waiting["pending"]["action"]["type"] == "rollback_model"
+    assert actions.sweep(engine, graph_settings, now=NOW + timedelta(minutes=5)) == []
+    late = actions.sweep(engine, graph_settings, now=NOW + timedelta(hours=3))
+    assert "ml_team_lead" in {r.action.target for r in late}
+    assert actions.sweep(engine, graph_settings, now=NOW + timedelta(hours=4)) == []
