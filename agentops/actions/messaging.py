@@ -133,14 +133,8 @@ def log_metrics(
     """Record the incident's metrics snapshot in the ledger (no outside call)."""
     key = action.key(incident.incident_id)
     with rt.engine.begin() as conn:
-        claim = ledger.claim(
-            conn,
-            key=key,
-            incident_id=incident.incident_id,
-            action_type=action.type.value,
-            target=action.target,
-            now=rt.now,
-            approved_by=approved_by,
+        claim = ledger.claim_action(
+            conn, action, incident.incident_id, now=rt.now, approved_by=approved_by
         )
         if not claim.fresh:
             return replay(claim.row, action, key)

@@ -50,14 +50,8 @@ def rollback_model(
     """Make the previous good version (params.to_version, if given) active, and verify it."""
     key = action.key(incident.incident_id)
     with rt.engine.begin() as conn:
-        claim = ledger.claim(
-            conn,
-            key=key,
-            incident_id=incident.incident_id,
-            action_type=action.type.value,
-            target=action.target,
-            now=rt.now,
-            approved_by=approved_by,
+        claim = ledger.claim_action(
+            conn, action, incident.incident_id, now=rt.now, approved_by=approved_by
         )
         if not claim.fresh:
             return replay(claim.row, action, key)
@@ -105,14 +99,8 @@ def _claim_then_trigger(
         "approved_by": approved_by,
     }
     with rt.engine.begin() as conn:
-        claim = ledger.claim(
-            conn,
-            key=key,
-            incident_id=incident.incident_id,
-            action_type=action.type.value,
-            target=action.target,
-            now=rt.now,
-            approved_by=approved_by,
+        claim = ledger.claim_action(
+            conn, action, incident.incident_id, now=rt.now, approved_by=approved_by
         )
         if not claim.fresh:
             return replay(claim.row, action, key)

@@ -219,15 +219,7 @@ class Nodes:
             f": {decision.comment}" if decision.comment else ""
         )
         with self.svc.engine.begin() as conn:
-            claim = ledger.claim(
-                conn,
-                key=key,
-                incident_id=incident.incident_id,
-                action_type=action.type.value,
-                target=action.target,
-                now=now,
-                detail=why,
-            )
+            claim = ledger.claim_action(conn, action, incident.incident_id, now=now, detail=why)
             if claim.fresh:
                 ledger.finish(conn, key=key, status="rejected", now=now, detail=why)
             store_incidents.set_incident_fields(

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from agentops.domain import Action
 from agentops.store.load import to_db_time
 from agentops.store.queries import as_row
 from agentops.store.tables import action_log
@@ -86,3 +87,25 @@ def get(conn: sa.Connection, key: str) -> dict[str, Any] | None:
         .first()
     )
     return as_row(row) if row is not None else None
+
+
+def claim_action(
+    conn: sa.Connection,
+    action: Action,
+    incident_id: str,
+    *,
+    now: datetime,
+    approved_by: str | None = None,
+    detail: str = "",
+) -> Claim:
+    """`claim` for a planned action, under its key (incident, action, target)."""
+    return claim(
+        conn,
+        key=action.key(incident_id),
+        incident_id=incident_id,
+        action_type=action.type.value,
+        target=action.target,
+        now=now,
+        approved_by=approved_by,
+        detail=detail,
+    )
