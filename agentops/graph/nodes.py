@@ -38,7 +38,7 @@ from agentops.store import ledger
 from agentops.store import queries as q
 
 # evidence the first look (triage) uses; investigation adds drift, data quality and changes
-TRIAGE_KINDS = {"alert", "metric"}
+TRIAGE_KINDS = {"alert", "metric", "drift"}
 
 
 class Nodes:
