@@ -17,6 +17,18 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("service_restored", "Service restored (resolution)"),
     ("postmortem_completed", "Post-mortem completed"),
 )
+# Every timeline label in lifecycle order (template phases and the steps between them).
+LIFECYCLE_ORDER: tuple[str, ...] = (
+    "Alert triggered (detection)",
+    "Agent began investigation (triage)",
+    "Root cause identified (investigation)",
+    "Remediation started (action)",
+    "Approval requested",
+    "Approval decided",
+    "Escalated",
+    "Service restored (resolution)",
+    "Post-mortem completed",
+)
 # When the post-mortem's action items fall due: sooner for worse incidents.
 ACTION_ITEMS_DUE = {
     Severity.P1: timedelta(days=7),
@@ -153,10 +165,11 @@ def render(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _when(at: datetime | None, base: datetime) -> str:
+def _when(at: datetime | None, base: datetime, *, seconds: bool = False) -> str:
     if at is None:
         return "--:--"
-    return at.strftime("%H:%M") if at.date() == base.date() else at.strftime("%Y-%m-%d %H:%M")
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return at.strftime(clock) if at.date() == base.date() else at.strftime(f"%Y-%m-%d {clock}")
 
 
 def _what_happened(report: PostMortemInput) -> str:
@@ -200,7 +213,10 @@ def _timeline(report: PostMortemInput, times: dict[str, datetime | None]) -> lis
             note = f": {entry.note}" if entry.note else ""
             rows.append((entry.at, f"{entry.phase.replace('_', ' ').capitalize()}{note}"))
     out = ["## Timeline"]
-    out += [f"- {_when(at, base)} — {text}" for at, text in sorted(rows, key=lambda r: r[0])]
+    # automated phases often share a second: break ties by lifecycle order, not by kind
+    order = {label: i for i, label in enumerate(LIFECYCLE_ORDER)}
+    ranked = sorted(rows, key=lambda r: (r[0], order.get(r[1].split(":")[0], 3.5)))
+    out += [f"- {_when(at, base, seconds=True)} — {text}" for at, text in ranked]
     for phase, label in PHASES:
         if times[phase] is None:
             why = (

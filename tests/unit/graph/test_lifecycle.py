@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
 from agentops.graph.builder import build_graph
@@ -60,6 +62,16 @@ def test_vendor_change_is_diagnosed_retrained_and_closed(graph_settings, seeded)
     assert job["model_name"] == "classifier_v2"
     assert row is not None and row["postmortem"] == state["postmortem_path"]
     assert "diagnosed by rules; no LLM configured" in " ".join(state["notes"])
+    # automated phases share seconds: the report still lists them in lifecycle order
+    report = Path(state["postmortem_path"]).read_text().split("## Timeline")[1]
+    steps = [
+        "Alert triggered",
+        "Approval requested",
+        "Approval decided",
+        "Service restored",
+        "Post-mortem completed",
+    ]
+    assert [report.index(step) for step in steps] == sorted(report.index(step) for step in steps)
 
 
 def test_rejection_runs_nothing_and_hands_over_to_the_team_lead(graph_settings, seeded) -> None:

@@ -186,12 +186,12 @@ def test_report_has_every_template_section_filled_from_the_state(
     timeline = text.split("## Timeline")[1].split("##")[0]
     # one real time per phase of the template, in order
     for clock, label in [
-        ("12:05", "Alert triggered"),
-        ("12:06", "began investigation"),
-        ("12:11", "Root cause identified"),
-        ("12:13", "Remediation started"),
-        ("12:40", "Service restored"),
-        ("12:46", "Post-mortem completed"),
+        ("12:05:00", "Alert triggered"),
+        ("12:06:00", "began investigation"),
+        ("12:11:00", "Root cause identified"),
+        ("12:13:00", "Remediation started"),
+        ("12:40:00", "Service restored"),
+        ("12:46:00", "Post-mortem completed"),
     ]:
         assert f"- {clock} — " in timeline and label in timeline
     assert timeline.index("12:05") < timeline.index("12:40") < timeline.index("12:46")
