@@ -91,8 +91,11 @@ def latest_window_query(
                 table.c.window_end == latest.c.latest_end,
             ),
         )
-        .where(*_in_range(table, now, horizon))
     )
+    if models is None:
+        # lets a warehouse prune partitions by time; on SQLite it would turn the
+        # equality seek on the latest window into a range scan
+        query = query.where(*_in_range(table, now, horizon))
     if where is not None:
         query = query.where(where)
     return query
@@ -118,9 +121,33 @@ def recent_metrics_query(
         )
         .label("rn")
     )
-    inner = sa.select(t, rank).where(*_in_range(t, now, horizon))
-    if models is not None:
-        inner = inner.select_from(models).join(t, t.c.model_name == models.c.name)
+    if models is None:
+        inner = sa.select(t, rank).where(*_in_range(t, now, horizon))
+    else:
+        # per model, the end of its `windows`-th newest window, computed once per model
+        # (a materialized CTE) so the index range scan starts there
+        probe = t.alias("probe")
+        nth = (
+            sa.select(probe.c.window_end)
+            .where(probe.c.model_name == models.c.name, *_in_range(probe, now, horizon))
+            .order_by(probe.c.window_end.desc())
+            .limit(1)
+            .offset(windows - 1)
+            .scalar_subquery()
+        )
+        floors = (
+            sa.select(models.c.name, sa.func.coalesce(nth, horizon).label("floor"))
+            .where(models.c.name.is_not(None))
+            .cte("floors")
+            .prefix_with("MATERIALIZED")
+        )
+        # rows at the horizon itself are dropped in `rules` (it filters by each lookback)
+        inner = (
+            sa.select(t, rank)
+            .select_from(floors)
+            .join(t, sa.and_(t.c.model_name == floors.c.name, t.c.window_end >= floors.c.floor))
+            .where(t.c.window_end <= now)
+        )
     if model_name is not None:
         inner = inner.where(t.c.model_name == model_name)
     ranked = inner.subquery("ranked")
