@@ -135,6 +135,53 @@ def _numeric(
     return (array[~missing] if n_missing else array), n_missing
 
 
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """A numeric reference sample reduced to its bins: prepare it once, then score every
+    window against it at the cost of one comparison per edge."""
+
+    feature: str
+    edges: npt.NDArray[np.float64] = field(repr=False)
+    counts: npt.NDArray[np.int64] = field(repr=False)
+    missing: int = 0
+
+
+def profile_reference(
+    feature: str,
+    reference: Iterable[Any] | npt.NDArray[Any],
+    bins: int = DEFAULT_BINS,
+    edges: Sequence[float] | npt.NDArray[np.float64] | None = None,
+) -> ReferenceProfile:
+    """The reference's quantile bins and counts (or its counts in the given inner `edges`)."""
+    ref, missing = _numeric(reference, f"reference {feature!r}")
+    if ref.size == 0:
+        raise DataError(f"PSI: reference sample of {feature!r} is empty (all values missing)")
+    if edges is None:
+        # one sort gives both the quantile edges and the reference's bin counts
+        ordered = np.sort(ref)
+        cuts = _edges_of_sorted(ordered, bins)
+        return ReferenceProfile(feature, cuts, _sorted_counts(ordered, cuts), missing)
+    cuts = np.asarray(edges, dtype=np.float64)
+    return ReferenceProfile(feature, cuts, bin_counts(ref, cuts), missing)
+
+
+def psi_against(profile: ReferenceProfile, current: Iterable[Any] | npt.NDArray[Any]) -> FeaturePSI:
+    """PSI of a current window against a prepared reference."""
+    cur, cur_missing = _numeric(current, f"current {profile.feature!r}")
+    if cur.size == 0:
+        raise DataError(f"PSI: current window of {profile.feature!r} is empty (all values missing)")
+    cur_counts = bin_counts(cur, profile.edges)
+    return FeaturePSI(
+        feature=profile.feature,
+        psi=psi_from_counts(profile.counts, cur_counts),
+        bins=profile.edges.tolist(),
+        reference_counts=profile.counts.tolist(),
+        current_counts=cur_counts.tolist(),
+        reference_missing=profile.missing,
+        current_missing=cur_missing,
+    )
+
+
 def numeric_psi(
     feature: str,
     reference: Iterable[Any] | npt.NDArray[Any],
@@ -144,30 +191,7 @@ def numeric_psi(
 ) -> FeaturePSI:
     """PSI of a numeric feature. `edges` overrides the reference-quantile bins (inner edges,
     increasing), e.g. to compare with another tool's binning."""
-    ref, ref_missing = _numeric(reference, f"reference {feature!r}")
-    cur, cur_missing = _numeric(current, f"current {feature!r}")
-    if ref.size == 0:
-        raise DataError(f"PSI: reference sample of {feature!r} is empty (all values missing)")
-    if cur.size == 0:
-        raise DataError(f"PSI: current window of {feature!r} is empty (all values missing)")
-    if edges is None:
-        # one sort gives both the quantile edges and the reference's bin counts
-        ordered = np.sort(ref)
-        cuts = _edges_of_sorted(ordered, bins)
-        ref_counts = _sorted_counts(ordered, cuts)
-    else:
-        cuts = np.asarray(edges, dtype=np.float64)
-        ref_counts = bin_counts(ref, cuts)
-    cur_counts = bin_counts(cur, cuts)
-    return FeaturePSI(
-        feature=feature,
-        psi=psi_from_counts(ref_counts, cur_counts),
-        bins=cuts.tolist(),
-        reference_counts=ref_counts.tolist(),
-        current_counts=cur_counts.tolist(),
-        reference_missing=ref_missing,
-        current_missing=cur_missing,
-    )
+    return psi_against(profile_reference(feature, reference, bins, edges), current)
 
 
 def _is_missing(value: Any) -> bool:

@@ -13,6 +13,8 @@ from agentops.detection.psi import (
     compute_psi,
     ntile_positions,
     numeric_psi,
+    profile_reference,
+    psi_against,
     psi_from_counts,
     quantile_edges,
     write_feature_drift,
@@ -104,3 +106,12 @@ def test_write_feature_drift_replaces_the_window(engine) -> None:
     assert len(rows) == 1 and rows[0]["psi"] == pytest.approx(0.0)
     with engine.begin() as conn, pytest.raises(DataError, match="must be after"):
         write_feature_drift(conn, "m1", NOW, NOW, again)
+
+
+def test_a_prepared_reference_scores_many_windows_alike() -> None:
+    rng = np.random.default_rng(2)
+    reference = rng.normal(0, 1, 2000)
+    profile = profile_reference("x", reference)
+    for shift in (0.0, 0.5, 2.0):
+        window = rng.normal(shift, 1, 500)
+        assert psi_against(profile, window).psi == numeric_psi("x", reference, window).psi
