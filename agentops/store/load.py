@@ -61,6 +61,9 @@ def validate_row(table_name: str, index: int, row: Mapping[str, Any]) -> dict[st
         if name not in columns:
             raise DataError(f"{where}: unknown column {key!r} in {table.name.upper()}")
         clean[name] = _check_value(table.name, where, name, columns[name], value)
+    if table.name == "incidents" and clean.get("status") is None:
+        # history rows often give only resolved_at: without a status they would read as open
+        clean["status"] = "resolved" if clean.get("resolved_at") is not None else "open"
     for column in columns:
         if (
             not column.nullable

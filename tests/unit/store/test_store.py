@@ -130,6 +130,7 @@ def test_case_file_loads_and_reads_back(engine) -> None:
         assert [t["feature_name"] for t in top] == ["V14", "V17"]
         incident = q.incident_from_row(q.list_incidents(conn)[0])
     assert incident.alert_types == ["model_performance", "feature_drift"]
+    assert incident.status == "resolved"  # the case gave resolved_at and no status
     assert case.decision_for("rollback_model") == "reject"
     assert case.decision_for("scale_infrastructure") == "approve"
 
