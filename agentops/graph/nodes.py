@@ -28,6 +28,7 @@ from agentops.domain import (
     IncidentStatus,
     TimelineEntry,
 )
+from agentops.errors import AgentOpsError
 from agentops.graph import records as r
 from agentops.graph.approval import approval_payload, effective_approvers, validate_resume
 from agentops.graph.context import Context
@@ -111,7 +112,7 @@ class Nodes:
             "diagnosis": r.dump(outcome.diagnosis),
             "evidence": [r.dump(e) for e in evidence],
             "messages": outcome.messages,
-            "llm_usage": r.usage_delta(outcome.usage),
+            "llm_usage": outcome.usage.model_dump(),
             "notes": [outcome.note] if outcome.note else [],
             "timeline": [r.timeline_entry(state, "triage_started", outcome.note)],
         }
@@ -142,7 +143,7 @@ class Nodes:
             "evidence": [r.dump(e) for e in evidence],
             "runbook_hits": hits,
             "messages": outcome.messages,
-            "llm_usage": r.usage_delta(outcome.usage),
+            "llm_usage": outcome.usage.model_dump(),
             "notes": [outcome.note, *notes] if outcome.note else notes,
             "timeline": [
                 r.timeline_entry(
@@ -168,7 +169,7 @@ class Nodes:
             "action_plan": r.dump(outcome.plan),
             "cursor": 0,
             "pending_action": None,
-            "llm_usage": r.usage_delta(outcome.usage),
+            "llm_usage": outcome.usage.model_dump(),
             "notes": [outcome.note] if outcome.note else [],
             "timeline": [r.timeline_entry(state, "remediation_started", planned)],
         }
@@ -323,7 +324,7 @@ class Nodes:
 
         try:
             return runbook_text(self.svc.settings, hits[0]["runbook"])
-        except Exception:  # a missing runbook only weakens the plan; the rules still apply
+        except AgentOpsError:  # a missing runbook only weakens the plan; the rules still apply
             return ""
 
     def _action_context(self, state: State) -> dict[str, Any]:

@@ -76,14 +76,6 @@ def usage(state: State) -> LLMUsage:
     return LLMUsage.model_validate(state.get("llm_usage") or {})
 
 
-def usage_delta(value: LLMUsage) -> Json:
-    return value.model_dump()
-
-
-def now_iso(value: datetime) -> str:
-    return iso(value)
-
-
 def decision_for(state: State, key: str) -> Approval | None:
     """The latest valid decision on the action with ledger key `key`."""
     found = [a for a in approvals(state) if a.action_key == key]
