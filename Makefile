@@ -22,8 +22,8 @@ test: $(BIN)/.dev
 	$(BIN)/ruff check agentops tests evals benchmarks
 	$(BIN)/ruff format --check agentops tests evals benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
 	$(BIN)/agentops eval --cases evals/cases
+	$(BIN)/python -m pytest -q
 
 bench:
 	$(PY) -m venv .venv-bench
