@@ -118,15 +118,6 @@ def _check_records(store: vx.VectorIndex, directory: Path) -> None:
         )
 
 
-def _same_model(embeddings: NamedEmbeddings) -> vx.VectorIndex | None:
-    """Another incident index of this process from the same model, whose vectors are reused
-    for equal texts (eval cases share history rows across their private stores)."""
-    for (_, _, model_id), index in reversed(_CACHE.items()):
-        if model_id == embeddings.model_id:
-            return index.store
-    return None
-
-
 def _key(engine: sa.Engine, directory: Path, embeddings: NamedEmbeddings) -> tuple[str, str, str]:
     url = engine.url.render_as_string(hide_password=True)
     return (url, str(directory.resolve()), embeddings.model_id)
@@ -151,17 +142,20 @@ class IncidentIndex:
             cached = _CACHE.get(key)
             if cached is not None and cached.sources == sources:
                 return cached
-            previous = cached.store if cached is not None else _same_model(embeddings)
-            loaded = vx.load(directory, what="incident")
-            if loaded is not None:
-                _check_records(loaded[0], directory)
-            if loaded is not None and loaded[1].model_id == embeddings.model_id:
-                if loaded[1].sources == sources:
-                    index = cls(embeddings, loaded[0], sources)
-                    _CACHE[key] = index
-                    return index
-                previous = loaded[0]
-            index = cls._build(rows, embeddings, previous, directory)
+            current, reusable = vx.persisted_or_reusable(
+                directory,
+                what="incident",
+                sources=sources,
+                embeddings=embeddings,
+                check=_check_records,
+                fallback=cached.store
+                if cached is not None
+                else vx.same_model_store(_CACHE, embeddings.model_id),
+            )
+            if current is not None:
+                index = cls(embeddings, current, sources)
+            else:
+                index = cls._build(rows, embeddings, reusable, directory)
             _CACHE[key] = index
             return index
 

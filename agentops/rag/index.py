@@ -46,15 +46,6 @@ def index_dir(settings: Settings, embeddings: NamedEmbeddings) -> Path:
     return settings.index_dir / KIND / embeddings.name
 
 
-def _same_model(embeddings: NamedEmbeddings) -> vx.VectorIndex | None:
-    """Another index this process holds from the same model: its vectors are reused for equal
-    texts, so a second home (e.g. each eval case has its own) costs no embedding."""
-    for (_, _, model_id), index in reversed(_CACHE.items()):
-        if model_id == embeddings.model_id:
-            return index.store
-    return None
-
-
 def _key(settings: Settings, directory: Path, embeddings: NamedEmbeddings) -> tuple[str, str, str]:
     """One cached index per runbook folder, index folder and embedding model."""
     runbooks = str(settings.resolved_runbooks_dir.resolve())
@@ -91,18 +82,20 @@ class RunbookIndex:
             cached = _CACHE.get(key)
             if cached is not None and cached.sources == sources:
                 return cached
-            previous = cached.store if cached is not None else _same_model(embeddings)
-            loaded = vx.load(directory, what="runbook")
-            if loaded is not None:
-                store, manifest = loaded
-                _check_records(store, directory)
-                if manifest.sources == sources and manifest.model_id == embeddings.model_id:
-                    index = cls(embeddings, store, sources, directory)
-                    _CACHE[key] = index
-                    return index
-                if manifest.model_id == embeddings.model_id:
-                    previous = store
-            index = cls._build(runbooks, embeddings, previous, directory)
+            current, reusable = vx.persisted_or_reusable(
+                directory,
+                what="runbook",
+                sources=sources,
+                embeddings=embeddings,
+                check=_check_records,
+                fallback=cached.store
+                if cached is not None
+                else vx.same_model_store(_CACHE, embeddings.model_id),
+            )
+            if current is not None:
+                index = cls(embeddings, current, sources, directory)
+            else:
+                index = cls._build(runbooks, embeddings, reusable, directory)
             _CACHE[key] = index
             return index
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,44 @@ def load(directory: Path, *, what: str) -> tuple[VectorIndex, Manifest] | None:
     if any("text" not in item for item in manifest.items):
         raise corrupt("a record has no text")
     return VectorIndex(index, manifest.items), manifest
+
+
+def persisted_or_reusable(
+    directory: Path,
+    *,
+    what: str,
+    sources: dict[str, str],
+    embeddings: NamedEmbeddings,
+    check: Callable[[VectorIndex, Path], None],
+    fallback: VectorIndex | None,
+) -> tuple[VectorIndex | None, VectorIndex | None]:
+    """(the persisted index when it is current, else None; the vectors a rebuild may reuse).
+
+    A persisted index from the same model but older sources is the best source of reusable
+    vectors; otherwise `fallback` (another index of this process from the same model).
+    IndexError_ when the files are corrupt (from `load` or `check`).
+    """
+    loaded = load(directory, what=what)
+    if loaded is None:
+        return None, fallback
+    store, manifest = loaded
+    check(store, directory)
+    if manifest.model_id != embeddings.model_id:
+        return None, fallback
+    if manifest.sources == sources:
+        return store, None
+    return None, store
+
+
+def same_model_store(
+    cache: Mapping[tuple[str, str, str], Any], model_id: str
+) -> VectorIndex | None:
+    """The newest cached index (keyed (…, …, model_id)) made by `model_id`: its vectors are
+    reused for equal texts, so another home of the same process costs no embedding."""
+    for (_, _, cached_model), index in reversed(list(cache.items())):
+        if cached_model == model_id:
+            return index.store
+    return None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
