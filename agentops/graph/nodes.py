@@ -99,11 +99,12 @@ class Nodes:
     # ---- triage and investigate -------------------------------------------------------------
     def triage(self, state: State, runtime: Runtime[Context]) -> Json:
         incident, now = r.incident(state), r.clock(state)
+        # gathered once: triage reasons on the first look; investigation adds the rest
         with self.svc.engine.connect() as conn:
-            evidence = [e for e in gather_evidence(conn, incident, now) if e.kind in TRIAGE_KINDS]
+            evidence = gather_evidence(conn, incident, now)
         outcome = diagnose(
             incident,
-            evidence,
+            [e for e in evidence if e.kind in TRIAGE_KINDS],
             model=self.svc.chat_model(runtime.context.model),
             tools=self._tools(state),
             phase="triage",
@@ -118,9 +119,7 @@ class Nodes:
         }
 
     def investigate(self, state: State, runtime: Runtime[Context]) -> Json:
-        incident, now = r.incident(state), r.clock(state)
-        with self.svc.engine.connect() as conn:
-            evidence = gather_evidence(conn, incident, now)
+        incident, evidence = r.incident(state), r.evidence(state)
         outcome = diagnose(
             incident,
             evidence,
@@ -140,7 +139,6 @@ class Nodes:
             )
         return {
             "diagnosis": r.dump(found),
-            "evidence": [r.dump(e) for e in evidence],
             "runbook_hits": hits,
             "messages": outcome.messages,
             "llm_usage": outcome.usage.model_dump(),

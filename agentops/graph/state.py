@@ -52,7 +52,7 @@ class State(InputState, OutputState, total=False):
     clock: str  # the run's `now`, resolved once by `detect`
     started_wall: str  # wall time when the run started: timeline stamps add elapsed time
     alerts: list[Json]
-    evidence: list[Json]  # replaced as investigation refines it
+    evidence: list[Json]  # gathered once by triage from the store; tools add their own
     runbook_hits: list[Json]
     cursor: int  # the next action of the plan to walk
     pending_action: str | None  # ledger key of the action awaiting a human

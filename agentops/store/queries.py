@@ -134,32 +134,33 @@ def drift_history(
     conn: sa.Connection, model_name: str, features: list[str], start: datetime, end: datetime
 ) -> list[Row]:
     """FEATURE_DRIFT rows of the named features with window_start in [start, end)."""
-    query = (
-        sa.select(feature_drift)
-        .where(
-            feature_drift.c.model_name == model_name,
-            feature_drift.c.feature_name.in_(features),
-            feature_drift.c.window_start >= _naive(start),
-            feature_drift.c.window_start < _naive(end),
-        )
-        .order_by(feature_drift.c.feature_name, feature_drift.c.window_start)
-    )
-    return [as_row(r) for r in conn.execute(query).mappings()]
+    return _feature_history(conn, feature_drift, model_name, features, start, end)
 
 
 def quality_history(
     conn: sa.Connection, model_name: str, features: list[str], start: datetime, end: datetime
 ) -> list[Row]:
     """DATA_QUALITY rows of the named features with window_start in [start, end)."""
+    return _feature_history(conn, data_quality, model_name, features, start, end)
+
+
+def _feature_history(
+    conn: sa.Connection,
+    table: sa.Table,
+    model_name: str,
+    features: list[str],
+    start: datetime,
+    end: datetime,
+) -> list[Row]:
     query = (
-        sa.select(data_quality)
+        sa.select(table)
         .where(
-            data_quality.c.model_name == model_name,
-            data_quality.c.feature_name.in_(features),
-            data_quality.c.window_start >= _naive(start),
-            data_quality.c.window_start < _naive(end),
+            table.c.model_name == model_name,
+            table.c.feature_name.in_(features),
+            table.c.window_start >= _naive(start),
+            table.c.window_start < _naive(end),
         )
-        .order_by(data_quality.c.feature_name, data_quality.c.window_start)
+        .order_by(table.c.feature_name, table.c.window_start)
     )
     return [as_row(r) for r in conn.execute(query).mappings()]
 
