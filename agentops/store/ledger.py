@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from agentops.domain import Action
 from agentops.store.load import to_db_time
 from agentops.store.queries import as_row
-from agentops.store.tables import action_log
+from agentops.store.state_tables import action_log
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ def claim(
     target: str,
     now: datetime,
     approved_by: str | None = None,
+    approved_via: str | None = None,
     detail: str = "",
 ) -> Claim:
     existing = get(conn, key)
@@ -51,6 +52,7 @@ def claim(
         "target": target,
         "status": "started",
         "approved_by": approved_by,
+        "approved_via": approved_via,
         "detail": detail,
         "created_at": to_db_time(now, what="created_at"),
     }
@@ -96,6 +98,7 @@ def claim_action(
     *,
     now: datetime,
     approved_by: str | None = None,
+    approved_via: str | None = None,
     detail: str = "",
 ) -> Claim:
     """`claim` for a planned action, under its key (incident, action, target)."""
@@ -107,5 +110,6 @@ def claim_action(
         target=action.target,
         now=now,
         approved_by=approved_by,
+        approved_via=approved_via,
         detail=detail,
     )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from agentops.clock import parse_instant
 from agentops.domain import AlertType, RootCauseCategory, Severity
 from agentops.errors import DataError
-from agentops.store.engine import describe, require_tables
+from agentops.store.engine import describe, require_tables, writing
 from agentops.store.tables import LOADABLE_TABLES
 
 RATE_COLUMNS = {"f1", "precision", "recall", "error_rate", "null_rate", "out_of_range_rate"}
@@ -139,7 +139,7 @@ def load_tables(
     require_tables(engine, list(prepared))
     counts: dict[str, int] = {}
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             for name, rows in prepared.items():
                 table = LOADABLE_TABLES[name]
                 if replace:

@@ -12,13 +12,12 @@ import sqlalchemy as sa
 
 from agentops.domain import Alert, Incident, IncidentStatus, TimelineEntry
 from agentops.errors import DataError
+from agentops.store import state_tables as state
 from agentops.store.tables import (
-    action_log,
     data_quality,
     deployments,
     feature_drift,
     incidents,
-    messages,
     model_metrics,
     model_registry,
     pipeline_runs,
@@ -166,7 +165,8 @@ def _feature_history(
 
 
 def category_seen_before(conn: sa.Connection, category: str, *, excluding: str) -> bool:
-    """Whether any other incident was already given this root-cause category."""
+    """Whether any other incident in the monitoring database's INCIDENTS (history and the
+    copies agentops writes there) was already given this root-cause category."""
     query = (
         sa.select(incidents.c.incident_id)
         .where(incidents.c.root_cause_category == category, incidents.c.incident_id != excluding)
@@ -235,7 +235,16 @@ def registry(conn: sa.Connection, model_name: str) -> list[Row]:
     return [as_row(r) for r in conn.execute(query).mappings()]
 
 
-# ---- incidents ------------------------------------------------------------------------------
+# ---- incidents, ledger and outbox in the state store -----------------------------------------
+def incident_order(table: sa.Table = state.incidents) -> list[sa.ColumnElement[Any]]:
+    """Oldest first, ids in numeric order (INC-…-2 before INC-…-10: equal-length prefixes)."""
+    return [
+        table.c.opened_at,
+        sa.func.length(table.c.incident_id),
+        table.c.incident_id,
+    ]
+
+
 def list_incidents(
     conn: sa.Connection,
     *,
@@ -243,21 +252,47 @@ def list_incidents(
     status: str | None = None,
     limit: int = 50,
 ) -> list[Row]:
-    """INCIDENTS rows, newest first."""
+    """Incidents agentops handles, newest first."""
+    table = state.incidents
+    query = sa.select(table)
+    if model_name is not None:
+        query = query.where(table.c.model_name == model_name)
+    if status is not None:
+        query = query.where(table.c.status == status)
+    query = query.order_by(*(column.desc() for column in incident_order())).limit(limit)
+    return [as_row(r) for r in conn.execute(query).mappings()]
+
+
+def history_incidents(
+    conn: sa.Connection,
+    *,
+    model_name: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[Row]:
+    """Rows of the monitoring database's INCIDENTS (history and agentops's copies), newest
+    first; a row with resolved_at and no status reads as resolved."""
     query = sa.select(incidents)
     if model_name is not None:
         query = query.where(incidents.c.model_name == model_name)
     if status is not None:
         query = query.where(incidents.c.status == status)
-    query = query.order_by(incidents.c.opened_at.desc(), incidents.c.incident_id.desc()).limit(
-        limit
-    )
+    query = query.order_by(*(column.desc() for column in incident_order(incidents))).limit(limit)
     return [as_row(r) for r in conn.execute(query).mappings()]
+
+
+def history_incident_row(conn: sa.Connection, incident_id: str) -> Row | None:
+    row = (
+        conn.execute(sa.select(incidents).where(incidents.c.incident_id == incident_id))
+        .mappings()
+        .first()
+    )
+    return as_row(row) if row is not None else None
 
 
 def get_incident_row(conn: sa.Connection, incident_id: str) -> Row | None:
     row = (
-        conn.execute(sa.select(incidents).where(incidents.c.incident_id == incident_id))
+        conn.execute(sa.select(state.incidents).where(state.incidents.c.incident_id == incident_id))
         .mappings()
         .first()
     )
@@ -280,6 +315,7 @@ def incident_from_row(row: Row) -> Incident:
         root_cause=row.get("root_cause"),
         resolution=row.get("resolution"),
         postmortem=row.get("postmortem"),
+        parent_id=row.get("parent_id"),
     )
 
 
@@ -288,17 +324,19 @@ def incident_timeline(row: Row) -> list[TimelineEntry]:
 
 
 def action_log_for(conn: sa.Connection, incident_id: str) -> list[Row]:
+    log = state.action_log
     query = (
-        sa.select(action_log)
-        .where(action_log.c.incident_id == incident_id)
-        .order_by(action_log.c.created_at, action_log.c.idempotency_key)
+        sa.select(log)
+        .where(log.c.incident_id == incident_id)
+        .order_by(log.c.created_at, log.c.idempotency_key)
     )
     return [as_row(r) for r in conn.execute(query).mappings()]
 
 
 def messages_for(conn: sa.Connection, incident_id: str | None = None) -> list[Row]:
-    query = sa.select(messages)
+    table = state.messages
+    query = sa.select(table)
     if incident_id is not None:
-        query = query.where(messages.c.incident_id == incident_id)
-    query = query.order_by(messages.c.created_at, messages.c.message_id)
+        query = query.where(table.c.incident_id == incident_id)
+    query = query.order_by(table.c.created_at, table.c.seq, table.c.message_id)
     return [as_row(r) for r in conn.execute(query).mappings()]

@@ -1,4 +1,7 @@
-"""SQLAlchemy Core tables: the contract's six, plus the registry, the ledger and the outbox.
+"""SQLAlchemy Core tables of the monitoring database: the contract's six plus MODEL_REGISTRY.
+
+agentops's own operational tables (ledger, outbox, claims, ...) live in the state store:
+`store.state_tables`.
 
 Names are lower case so they stay unquoted (Snowflake folds them to upper case, SQLite
 ignores case). Times are naive UTC in the database; `store.rows` converts at the boundary.
@@ -95,16 +98,12 @@ incidents = sa.Table(
     sa.Column("opened_at", sa.DateTime, nullable=False),
     sa.Column("resolved_at", sa.DateTime),
     sa.Column("postmortem", sa.Text),
-    # added by agentops (the contract allows additions)
+    # added by agentops (the contract allows additions): the lifecycle status, so a person
+    # querying INCIDENTS sees which rows are still being handled
     sa.Column("status", sa.String(20), nullable=False, server_default="open"),
-    sa.Column("fingerprints", sa.Text, doc="JSON list of alert fingerprints"),
-    sa.Column("alerts", sa.Text, doc="JSON list of Alert records"),
-    sa.Column("thread_id", sa.String(100), doc="LangGraph thread handling it"),
-    sa.Column("timeline", sa.Text, doc="JSON list of TimelineEntry records"),
-    sa.Column("updated_at", sa.DateTime),
 )
 
-# ---- agentops's own tables -----------------------------------------------------------------
+# ---- the built-in model registry (the demo's serving system; teams use MLflow, a command...)
 model_registry = sa.Table(
     "model_registry",
     metadata,
@@ -114,55 +113,6 @@ model_registry = sa.Table(
     sa.Column("promoted_at", sa.DateTime),
     sa.Column("status", sa.String(20), doc="good / bad: a rolled-back version is marked bad"),
     sa.PrimaryKeyConstraint("model_name", "model_version", name="pk_model_registry"),
-)
-
-action_log = sa.Table(
-    "action_log",
-    metadata,
-    sa.Column("idempotency_key", sa.String(400), primary_key=True),
-    sa.Column("incident_id", sa.String(40), nullable=False),
-    sa.Column("action_type", sa.String(40), nullable=False),
-    sa.Column("target", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False, doc="started / succeeded / failed / ..."),
-    sa.Column("approved_by", sa.String(200)),
-    sa.Column("detail", sa.Text),
-    sa.Column("result", sa.Text, doc="JSON ActionResult once finished"),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("finished_at", sa.DateTime),
-)
-
-messages = sa.Table(
-    "messages",
-    metadata,
-    sa.Column("message_id", sa.String(400), primary_key=True, doc="idempotency key"),
-    sa.Column("incident_id", sa.String(40)),
-    sa.Column("channel", sa.String(20), nullable=False, doc="slack / github / email"),
-    sa.Column("target", sa.String(300), nullable=False),
-    sa.Column("subject", sa.Text),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False, doc="queued / sent / outbox / failed"),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("last_error", sa.Text),
-    sa.Column("external_ref", sa.String(200), doc="Slack ts, GitHub issue number, ..."),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("sent_at", sa.DateTime),
-    # added by actions/: delivery details (thread root, labels, ledger key) and retry backoff
-    sa.Column("meta", sa.Text, doc="JSON: thread_of, labels, ledger_key, ..."),
-    sa.Column("next_attempt_at", sa.DateTime, doc="a failed send is retried after this"),
-)
-
-retrain_jobs = sa.Table(
-    "retrain_jobs",
-    metadata,
-    sa.Column("job_id", sa.String(100), primary_key=True),
-    sa.Column("incident_id", sa.String(40)),
-    sa.Column("model_name", sa.String(200), nullable=False),
-    sa.Column("train_start", sa.DateTime, nullable=False),
-    sa.Column("train_end", sa.DateTime, nullable=False),
-    sa.Column("excluded_start", sa.DateTime),
-    sa.Column("excluded_end", sa.DateTime),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
 # The tables an eval case or `db load-case` may fill, by the names the contract uses.
@@ -185,6 +135,4 @@ INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ix_deployments_model_time", "deployments", ("model_name", "deployed_at")),
     ("ix_pipeline_runs_model_time", "pipeline_runs", ("model_name", "started_at")),
     ("ix_incidents_model_time", "incidents", ("model_name", "opened_at")),
-    ("ix_action_log_incident", "action_log", ("incident_id",)),
-    ("ix_messages_status", "messages", ("status", "created_at")),
 )

@@ -15,9 +15,10 @@ from snowflake.sqlalchemy import snowdialect
 from agentops.cases import load_case, read_case
 from agentops.errors import DataError
 from agentops.scenarios import SCENARIOS, seed_store
-from agentops.store import create_store_engine, init_schema
+from agentops.store import Stores, create_store_engine, init_schema, open_state
 from agentops.store import queries as q
 from agentops.store.load import load_tables
+from agentops.store.tables import incidents as history
 from tests.conftest import NOW
 
 CASE = Path(__file__).parents[2] / "data" / "contract_case.yaml"
@@ -38,12 +39,14 @@ def snow() -> Iterator[sa.Engine]:
 def test_schema_on_snowflake_is_idempotent(snow) -> None:
     assert init_schema(snow) == []
     names = {n.lower() for n in sa.inspect(snow).get_table_names()}
-    assert {"model_metrics", "feature_drift", "incidents", "action_log"} <= names
+    assert {"model_metrics", "feature_drift", "incidents"} <= names
+    assert "action_log" not in names, "agentops's own tables live in the state store"
 
 
-def test_every_scenario_loads_and_reads_back_on_snowflake(snow) -> None:
+def test_every_scenario_loads_and_reads_back_on_snowflake(snow, settings) -> None:
+    stores = Stores(monitoring=snow, state=open_state(settings.resolved_state_url))
     for scenario in sorted(SCENARIOS):
-        counts = seed_store(snow, NOW, scenario, hours=HOURS)
+        counts = seed_store(stores, NOW, scenario, hours=HOURS)
         assert counts["model_metrics"] == HOURS
         with snow.connect() as conn:
             latest = q.latest_complete_windows(conn, NOW)
@@ -52,7 +55,7 @@ def test_every_scenario_loads_and_reads_back_on_snowflake(snow) -> None:
             deployments = q.deployments_between(
                 conn, "classifier_v2", NOW - timedelta(hours=6), NOW
             )
-            incidents = q.list_incidents(conn)
+            incidents = conn.execute(sa.select(history.c.incident_id)).all()
         assert latest[0]["window_end"] == NOW, scenario
         assert len(quality) == 29 and len(incidents) == 4
         if scenario == "upstream_data_change":

@@ -16,6 +16,7 @@ from agentops.scenarios import SCENARIOS, seed_store
 from agentops.store import create_store_engine, init_schema, require_tables
 from agentops.store import queries as q
 from agentops.store.load import load_tables
+from agentops.store.tables import incidents as history_table
 from agentops.store.tables import model_metrics
 from tests.conftest import NOW
 
@@ -40,13 +41,14 @@ def metric_row(**overrides: object) -> dict[str, object]:
 def test_init_schema_is_idempotent(settings) -> None:
     eng = create_store_engine(settings.resolved_database_url)
     first = init_schema(eng)
-    assert "model_metrics" in first and "action_log" in first
+    assert "model_metrics" in first and "incidents" in first
+    assert "action_log" not in first, "agentops's own tables live in the state store"
     assert init_schema(eng) == []
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_every_scenario_reads_back_through_the_queries(engine, scenario: str) -> None:
-    counts = seed_store(engine, NOW, scenario)
+def test_every_scenario_reads_back_through_the_queries(engine, scenario: str, stores) -> None:
+    counts = seed_store(stores, NOW, scenario)
     assert counts["model_metrics"] == 14 * 24
     with engine.connect() as conn:
         latest = q.latest_complete_windows(conn, NOW)
@@ -59,7 +61,7 @@ def test_every_scenario_reads_back_through_the_queries(engine, scenario: str) ->
         quality = q.data_quality_latest(conn, "classifier_v2", NOW)
         deployments = q.deployments_between(conn, "classifier_v2", NOW - timedelta(days=1), NOW)
         runs = q.pipeline_runs_between(conn, "classifier_v2", NOW - timedelta(hours=8), NOW)
-        assert len(q.list_incidents(conn)) == 4
+        assert conn.execute(sa.select(sa.func.count()).select_from(history_table)).scalar() == 4
     assert len(quality) == 29  # V1..V28 and Amount
     # each scenario's signature is what the data shows
     if scenario == "upstream_data_change":
@@ -84,8 +86,8 @@ def test_every_scenario_reads_back_through_the_queries(engine, scenario: str) ->
         assert drift[0]["feature_name"] == "V3" and 0.2 <= drift[0]["psi"] <= 0.3
 
 
-def test_healthy_seed_has_nothing_near_a_threshold(engine) -> None:
-    seed_store(engine, NOW, None)
+def test_healthy_seed_has_nothing_near_a_threshold(engine, stores) -> None:
+    seed_store(stores, NOW, None)
     with engine.connect() as conn:
         latest = q.latest_complete_windows(conn, NOW)[0]
         top = q.top_drifted_features(conn, "classifier_v2", NOW, limit=1)[0]
@@ -95,15 +97,15 @@ def test_healthy_seed_has_nothing_near_a_threshold(engine) -> None:
     assert worst_nulls["null_rate"] < 0.05
 
 
-def test_reseeding_replaces_rather_than_duplicates(engine) -> None:
-    seed_store(engine, NOW, "benign")
-    seed_store(engine, NOW, "benign")
+def test_reseeding_replaces_rather_than_duplicates(engine, stores) -> None:
+    seed_store(stores, NOW, "benign")
+    seed_store(stores, NOW, "benign")
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(model_metrics)).scalar() == 336
 
 
-def test_traffic_has_a_daily_cycle(engine) -> None:
-    seed_store(engine, NOW, None)
+def test_traffic_has_a_daily_cycle(engine, stores) -> None:
+    seed_store(stores, NOW, None)
     with engine.connect() as conn:
         rows = q.metrics_history(conn, "classifier_v2", NOW - timedelta(days=7), NOW)
     by_hour: dict[int, list[int]] = {}
@@ -128,7 +130,8 @@ def test_case_file_loads_and_reads_back(engine) -> None:
         assert q.latest_complete_windows(conn, case.now)[0]["f1"] == 0.66
         top = q.top_drifted_features(conn, "classifier_v2", case.now)
         assert [t["feature_name"] for t in top] == ["V14", "V17"]
-        incident = q.incident_from_row(q.list_incidents(conn)[0])
+        row = conn.execute(sa.select(history_table)).mappings().first()
+        incident = q.incident_from_row(q.as_row(row))
     assert incident.alert_types == ["model_performance", "feature_drift"]
     assert incident.status == "resolved"  # the case gave resolved_at and no status
     assert case.decision_for("rollback_model") == "reject"
