@@ -30,12 +30,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentops.clock import parse_instant
 from agentops.detection.rules import evaluate_rules, require_tables_on, sort_alerts
+from agentops.detection.sanity import Finding
 from agentops.detection.thresholds import ThresholdSet
 from agentops.domain import Alert, AlertType, Incident, IncidentStatus, Severity
-from agentops.store.incidents import insert_incident, next_incident_id, save_incident
+from agentops.store import Stores, silences
+from agentops.store.incidents import (
+    insert_incident,
+    mirror,
+    monitoring_ids,
+    next_incident_id,
+    save_incident,
+    set_incident_fields,
+)
 from agentops.store.load import to_db_time
-from agentops.store.queries import as_row, incident_from_row
-from agentops.store.tables import incidents as incidents_table
+from agentops.store.locks import serialize
+from agentops.store.queries import as_row, incident_from_row, incident_order
+from agentops.store.state_tables import incidents as incidents_table
 
 
 class IncidentChange(BaseModel):
@@ -56,6 +66,12 @@ class Detection(BaseModel):
 
     alerts: list[Alert] = Field(default_factory=list)
     changes: list[IncidentChange] = Field(default_factory=list)
+    silenced: list[Alert] = Field(
+        default_factory=list, description="alerts a silence or a retirement kept from paging"
+    )
+    findings: list[Finding] = Field(
+        default_factory=list, description="impossible values in the monitoring tables"
+    )
 
 
 def is_open(incident: Incident) -> bool:
@@ -122,10 +138,14 @@ def _candidates(
         sa.select(t)
         .where(
             t.c.model_name.in_(models),
-            t.c.opened_at <= to_db_time(now, what="now"),
-            sa.or_(t.c.resolved_at.is_(None), t.c.resolved_at >= since),
+            # an open incident counts whatever its opening clock: a worker whose clock lags
+            # joins the incident a faster one opened instead of opening a second
+            sa.or_(
+                t.c.resolved_at.is_(None),
+                sa.and_(t.c.opened_at <= to_db_time(now, what="now"), t.c.resolved_at >= since),
+            ),
         )
-        .order_by(t.c.opened_at.desc(), t.c.incident_id.desc())
+        .order_by(*(column.desc() for column in incident_order(t)))
     )
     found: dict[str, list[Incident]] = defaultdict(list)
     for row in conn.execute(query).mappings():
@@ -177,37 +197,61 @@ def plan_changes(
 
 
 def detect_incidents(
-    engine: sa.Engine,
+    stores: Stores,
     now: datetime,
     model_name: str | None = None,
     thresholds: ThresholdSet | None = None,
 ) -> Detection:
-    """Evaluate the rules, then open, grow or reopen INCIDENTS rows in one transaction.
-    Returns the pass's alerts and the incidents it changed, most severe first."""
+    """Evaluate the rules on the monitoring database, then open, grow or reopen incidents
+    in the state store in one serialized transaction (two workers detecting at once never
+    open the same incident twice or pick the same id), then copy each changed incident into
+    the monitoring INCIDENTS. Returns the pass's alerts and the incidents it changed, most
+    severe first."""
     now = parse_instant(now, what="now")
     rule_set = thresholds or ThresholdSet()
-    with engine.begin() as conn:
+    findings: list[Finding] = []
+    with stores.monitoring.connect() as conn:
         require_tables_on(conn, ["incidents"])
-        alerts = evaluate_rules(conn, now, model_name, rule_set)
-        if not alerts:
-            return Detection(alerts=[], changes=[])
-        models = sorted({a.model_name for a in alerts})
-        widest = max(rule_set.for_model(m).flap_cooldown_hours for m in models)
+        alerts = evaluate_rules(conn, now, model_name, rule_set, findings)
+        history_ids = monitoring_ids(conn, now) if alerts else set()
+    with stores.state.connect() as conn:
+        quiet = silences.active(conn, now)
+    silenced = [
+        a for a in alerts if any(silences.covers(s, a.model_name, a.type.value) for s in quiet)
+    ]
+    alerts = [a for a in alerts if a not in silenced]
+    if not alerts:
+        return Detection(alerts=[], changes=[], silenced=silenced, findings=findings)
+    models = sorted({a.model_name for a in alerts})
+    widest = max(rule_set.for_model(m).flap_cooldown_hours for m in models)
+    with stores.state.begin() as conn:
+        serialize(conn, "detect")
         candidates = _candidates(conn, models, now, widest)
-        taken: list[str] = []
+        taken = set(history_ids)
 
         def new_id() -> str:
-            # next_incident_id counts rows already written; count this pass's ids too
-            first = next_incident_id(conn, now)
-            number = int(first.rsplit("-", 1)[1]) + len(taken)
-            incident_id = f"{first.rsplit('-', 1)[0]}-{number}"
-            taken.append(incident_id)
+            incident_id = next_incident_id(conn, now, taken=taken)
+            taken.add(incident_id)
             return incident_id
 
         changes = plan_changes(alerts, candidates, now, rule_set, new_id)
         for change in changes:
             if change.new:
-                insert_incident(conn, change.incident)
+                first_breach = min(a.window_start for a in change.incident.alerts)
+                insert_incident(conn, change.incident, first_breach_at=first_breach)
             else:
                 save_incident(conn, change.incident)
-    return Detection(alerts=alerts, changes=changes)
+            if change.reopened:  # a flap back is handled afresh, by a new thread
+                set_incident_fields(
+                    conn,
+                    change.incident.incident_id,
+                    thread_id=None,
+                    waiting_for=None,
+                    waiting_detail=None,
+                    lease_owner=None,
+                    lease_until=None,
+                    remediated_at=None,
+                )
+    for change in changes:
+        mirror(stores.monitoring, stores.state, change.incident.incident_id)
+    return Detection(alerts=alerts, changes=changes, silenced=silenced, findings=findings)

@@ -13,6 +13,7 @@ pure functions below turn rows into `Alert`s. Only CONTRACT.md's thresholds rais
 | P2 | data_quality | null_rate > 0.10 | feature |
 | P3 | feature_drift | 0.2 <= psi <= 0.3 | feature |
 | P3 | latency | p99 >= 1.5 x median of the previous 24 windows, and <= 2000 | model |
+| P2 | no_data | newest complete MODEL_METRICS window ended > stale_after (3 h) ago | model |
 
 A NULL value never breaches (a window without traffic has no f1). 'degraded' status,
 out_of_range_rate and schema_errors are evidence for the diagnosis, not alerts.
@@ -27,12 +28,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from agentops.clock import parse_instant
-from agentops.detection.scan import run_scan
+from agentops.detection.sanity import Finding, row_findings, value_problem
+from agentops.detection.scan import latest_ends_query, run_scan
 from agentops.detection.thresholds import Thresholds, ThresholdSet
 from agentops.domain import Alert, AlertType, Severity
 from agentops.errors import DataError
 from agentops.store.engine import describe
 from agentops.store.queries import Row, require_model
+from agentops.store.timecheck import require_comparable_times
 
 SCANNED_TABLES = ["model_metrics", "data_quality", "feature_drift"]
 _TYPE_ORDER = {t: i for i, t in enumerate(AlertType)}
@@ -193,33 +196,90 @@ def quality_alert(row: Row, t: Thresholds) -> Alert | None:
 
 
 def alerts_from_rows(
-    rows: dict[str, list[Row]], now: datetime, thresholds: ThresholdSet
+    rows: dict[str, list[Row]],
+    now: datetime,
+    thresholds: ThresholdSet,
+    findings: list[Finding] | None = None,
 ) -> list[Alert]:
     """Pure: the scan's rows -> sorted alerts. Rows older than a model's own lookback are
-    dropped here (the SQL used the widest lookback of any model)."""
+    dropped here (the SQL used the widest lookback of any model). A row holding a value no
+    monitoring job could produce raises no alert; it goes to `findings` instead."""
 
     def fresh(row: Row) -> bool:
         hours = thresholds.for_model(row["model_name"]).lookback_hours
         return bool(row["window_end"] > now - timedelta(hours=hours))
 
+    def sane(table: str, row: Row) -> bool:
+        found = row_findings(table, row)
+        if found and findings is not None and fresh(row):
+            findings.extend(found)
+        return not found
+
     alerts: list[Alert] = []
     by_model: dict[str, list[Row]] = defaultdict(list)
     for row in rows.get("model_metrics", []):
-        by_model[row["model_name"]].append(row)
+        # earlier windows count only for the latency median: only their p99 must be sane
+        if row.get("rn") == 1 or value_problem("latency_p99_ms", row.get("latency_p99_ms")) is None:
+            by_model[row["model_name"]].append(row)
+    for name, ranked in list(by_model.items()):
+        ranked.sort(key=lambda r: r["rn"])
+        if not sane("model_metrics", ranked[0]):
+            del by_model[name]
     for name, ranked in by_model.items():
         ranked.sort(key=lambda r: r["rn"])
         latest, history = ranked[0], [r for r in ranked[1:] if fresh(r)]
         if fresh(latest):
             alerts.extend(metric_alerts(latest, history, thresholds.for_model(name)))
     for row in rows.get("feature_drift", []):
+        if not sane("feature_drift", row):
+            continue
         drift = drift_alert(row, thresholds.for_model(row["model_name"]))
         if drift is not None and fresh(row):
             alerts.append(drift)
     for row in rows.get("data_quality", []):
+        if not sane("data_quality", row):
+            continue
         quality = quality_alert(row, thresholds.for_model(row["model_name"]))
         if quality is not None and fresh(row):
             alerts.append(quality)
     return sort_alerts(alerts)
+
+
+def stale_alerts(
+    conn: sa.Connection, now: datetime, thresholds: ThresholdSet, model_name: str | None = None
+) -> list[Alert]:
+    """`no_data` for every model whose newest complete window ended more than its
+    `stale_after` before `now`: silence is never read as health."""
+    alerts: list[Alert] = []
+    query = latest_ends_query(conn.dialect.name, now, model_name)
+    for row in conn.execute(query).mappings():
+        ended = row["latest_end"]
+        if ended is None:
+            continue
+        if isinstance(ended, str):  # SQLite returns MAX() over a DATETIME column as text
+            ended = parse_instant(ended, what="window_end")
+        ended = parse_instant(ended, what="window_end")
+        t = thresholds.for_model(row["model_name"])
+        silent = now - ended
+        if silent <= timedelta(hours=t.stale_after_hours):
+            continue
+        hours = round(silent.total_seconds() / 3600, 1)
+        alerts.append(
+            Alert(
+                type=AlertType.no_data,
+                severity=Severity.P2,
+                model_name=row["model_name"],
+                component="model",
+                metric="hours_since_last_window",
+                value=hours,
+                threshold=t.stale_after_hours,
+                window_start=ended,
+                window_end=now,
+                message=f"{row['model_name']}: no MODEL_METRICS window since "
+                f"{ended:%Y-%m-%d %H:%M}Z ({hours:g} h; stale after {t.stale_after_hours:g} h)",
+            )
+        )
+    return alerts
 
 
 def require_tables_on(conn: sa.Connection, names: list[str]) -> None:
@@ -239,13 +299,16 @@ def evaluate_rules(
     now: datetime,
     model_name: str | None = None,
     thresholds: ThresholdSet | None = None,
+    findings: list[Finding] | None = None,
 ) -> list[Alert]:
     """Alerts for every model (or `model_name`) from each table's latest complete window
     (window_end <= now). Read-only; three queries per pass. DataError when a table is
     missing or the model is unknown."""
     now = parse_instant(now, what="now")
     require_tables_on(conn, SCANNED_TABLES)
+    require_comparable_times(conn)
     if model_name is not None:
         require_model(conn, model_name)
     rule_set = thresholds or ThresholdSet()
-    return alerts_from_rows(run_scan(conn, now, rule_set, model_name), now, rule_set)
+    alerts = alerts_from_rows(run_scan(conn, now, rule_set, model_name), now, rule_set, findings)
+    return sort_alerts(alerts + stale_alerts(conn, now, rule_set, model_name))

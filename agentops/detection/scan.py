@@ -16,14 +16,14 @@ candidate rows come back; `rules` then decides each alert exactly in Python.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from agentops.detection.thresholds import ThresholdSet
 from agentops.store.load import to_db_time
-from agentops.store.queries import Row, as_row
+from agentops.store.queries import Row
 from agentops.store.tables import data_quality, feature_drift, model_metrics
 
 
@@ -190,11 +190,50 @@ def scan_queries(
     }
 
 
+def latest_ends_query(dialect: str, now: datetime, model_name: str | None = None) -> sa.Select[Any]:
+    """Each model's newest complete MODEL_METRICS window end, however old: what the
+    `no_data` rule reads (the scan's lookback horizon would hide a model that went silent)."""
+    t = model_metrics
+    at = to_db_time(now, what="now")
+    models = _model_scope(t, dialect, model_name)
+    if models is not None:
+        probe = t.alias("probe")
+        newest = (
+            sa.select(sa.func.max(probe.c.window_end))
+            .where(probe.c.model_name == models.c.name, probe.c.window_end <= at)
+            .scalar_subquery()
+        )
+        return sa.select(models.c.name.label("model_name"), newest.label("latest_end")).where(
+            models.c.name.is_not(None)
+        )
+    query = sa.select(t.c.model_name, sa.func.max(t.c.window_end).label("latest_end")).where(
+        t.c.window_end <= at
+    )
+    if model_name is not None:
+        query = query.where(t.c.model_name == model_name)
+    return query.group_by(t.c.model_name)
+
+
 def run_scan(
     conn: sa.Connection, now: datetime, thresholds: ThresholdSet, model_name: str | None = None
 ) -> dict[str, list[Row]]:
     """Run the three queries; rows as dicts with aware UTC times."""
     queries = scan_queries(conn.dialect.name, now, thresholds, model_name)
-    return {
-        name: [as_row(r) for r in conn.execute(query).mappings()] for name, query in queries.items()
-    }
+    return {name: _rows(conn.execute(query)) for name, query in queries.items()}
+
+
+def _rows(result: sa.CursorResult[Any]) -> list[Row]:
+    """`as_row` for a scan's result, tens of thousands of rows at fleet scale: the keys are
+    lowered once and only the window times (naive UTC from the database) are made aware."""
+    names = result.keys()
+    keys = [str(k).lower() for k in names]
+    times = [k for k in ("window_start", "window_end") if k in keys]
+    out = []
+    for values in result:
+        row = dict(zip(keys, values, strict=True))
+        for key in times:
+            value = row[key]
+            if isinstance(value, datetime) and value.tzinfo is None:
+                row[key] = value.replace(tzinfo=UTC)
+        out.append(row)
+    return out

@@ -14,9 +14,18 @@ is an error naming the key, since it would make P3 drift unreachable.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agentops.config import load_config
 from agentops.errors import ConfigError
@@ -28,7 +37,8 @@ class Thresholds(BaseModel):
     `f1 < f1_p1`, `error_rate > error_rate_p1`, `psi > psi_p2`, `psi_p3 <= psi <= psi_p2`,
     `latency_p99_ms > latency_p99_p2_ms`, `null_rate > null_rate_p2`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: `f1_p1: true` or `psi_p2: "0.3"` is an error naming the key, not 1.0 / 0.3
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     f1_p1: float = Field(0.70, ge=0, le=1, description="P1 when f1 is below this")
     error_rate_p1: float = Field(0.10, ge=0, le=1, description="P1 when error_rate is above")
@@ -54,6 +64,38 @@ class Thresholds(BaseModel):
     flap_cooldown_hours: float = Field(
         6.0, ge=0, description="a breach this soon after its incident was resolved reopens it"
     )
+    stale_after_hours: float = Field(
+        3.0,
+        gt=0,
+        validation_alias=AliasChoices("stale_after", "stale_after_hours"),
+        description="no_data (P2) when the newest complete MODEL_METRICS window ended longer "
+        "ago than this; in the policy file `stale_after: 3h` (h, m or d; a number is hours)",
+    )
+    storm_min_models: int = Field(
+        5,
+        ge=2,
+        le=10_000,
+        description="this many new incidents with one upstream cause in a pass are one storm: "
+        "a parent incident pages once for all of them",
+    )
+    recovery_windows: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="resolved only after this many consecutive healthy complete windows "
+        "ending after the remediation",
+    )
+
+    @field_validator("stale_after_hours", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hmd])\s*", value)
+            if not found:
+                raise ValueError(f"expected a duration such as 3h, 90m or 1d, got {value!r}")
+            amount, unit = float(found.group(1)), found.group(2)
+            return amount * {"h": 1.0, "m": 1 / 60, "d": 24.0}[unit]
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

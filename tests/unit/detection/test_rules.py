@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from agentops.detection import Thresholds, ThresholdSet, evaluate_rules
+from agentops.detection import Thresholds, ThresholdSet, evaluate_rules, parse_threshold_section
 from agentops.domain import AlertType, Severity
 from agentops.errors import DataError
 from tests.conftest import NOW
@@ -167,11 +167,34 @@ def test_model_filter_and_per_model_thresholds(engine) -> None:
     assert {a.model_name for a in _alerts(engine, "b", rules)} == {"b"}
 
 
-def test_data_older_than_the_lookback_is_stale(engine) -> None:
+def test_data_older_than_the_lookback_raises_no_value_alert_but_no_data(engine) -> None:
     load(engine, model_metrics=[metrics(hours_ago=200, f1=0.3)])
-    assert _alerts(engine) == []
+    [silent] = _alerts(engine)
+    assert (silent.type, silent.severity) == (AlertType.no_data, Severity.P2)
     wide = ThresholdSet(default=Thresholds(lookback_hours=300))
-    assert [a.type for a in _alerts(engine, None, wide)] == [AlertType.model_performance]
+    types = {a.type for a in _alerts(engine, None, wide)}
+    assert types == {AlertType.model_performance, AlertType.no_data}
+
+
+@pytest.mark.parametrize(
+    ("hours_silent", "stale"),
+    [(2.0, False), (3.0, False), (3.25, True), (6.0, True), (72.0, True), (192.0, True)],
+)
+def test_no_data_fires_once_the_newest_window_is_older_than_stale_after(
+    engine, hours_silent, stale
+) -> None:
+    """The newest complete window ended `hours_silent` before now; silence past 3 h pages."""
+    load(engine, model_metrics=[metrics(hours_ago=hours_silent)])
+    found = [a for a in _alerts(engine) if a.type is AlertType.no_data]
+    assert bool(found) == stale
+    if stale:
+        assert found[0].value == round(hours_silent, 1)
+
+
+def test_stale_after_is_set_per_model_in_the_policy_file(engine) -> None:
+    load(engine, model_metrics=[metrics("batch", hours_ago=10), metrics("online", hours_ago=10)])
+    rules = parse_threshold_section({"models": {"batch": {"stale_after": "1d"}}})
+    assert [a.model_name for a in _alerts(engine, None, rules)] == ["online"]
 
 
 def test_unknown_model_is_a_data_error_naming_it(engine) -> None:

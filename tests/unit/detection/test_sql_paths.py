@@ -17,7 +17,7 @@ from agentops.detection.psi_sql import numeric_counts_query, sample_table, sql_p
 from agentops.detection.scan import scan_queries
 from agentops.errors import DataError
 from agentops.scenarios import seed_store
-from agentops.store import create_store_engine, init_schema
+from agentops.store import Stores, create_store_engine, init_schema
 from tests.conftest import NOW
 from tests.unit.detection.builders import drift, load, metrics
 
@@ -100,9 +100,9 @@ def test_sql_compiles_for_snowflake() -> None:
         assert "recursive" not in text, "the skip scan is SQLite's; Snowflake prunes by time"
 
 
-def test_detection_on_snowflake_matches_sqlite(snow, engine) -> None:
+def test_detection_on_snowflake_matches_sqlite(snow, engine, stores) -> None:
     for eng in (snow, engine):
-        seed_store(eng, NOW, "upstream_data_change", hours=6)
+        seed_store(Stores(eng, stores.state), NOW, "upstream_data_change", hours=6)
     results = []
     for eng in (snow, engine):
         with eng.connect() as conn:
