@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool
 
+from agentops.detection.thresholds import ThresholdSet
 from agentops.domain import Incident
 from agentops.tools.knowledge import (
     SimilarIncidents,
@@ -27,10 +28,12 @@ def build_tools(
     *,
     runbooks: BaseRetriever | None = None,
     similar_incidents: SimilarIncidents | None = None,
+    thresholds: ThresholdSet | None = None,
 ) -> list[BaseTool]:
-    """Every tool, read-only: the store tools, runbook and past-incident search, guarded SQL."""
+    """Every tool, read-only: the store tools (judging by the model's own thresholds), runbook
+    and past-incident search, guarded SQL."""
     return [
-        *store_tools(engine, incident, now),
+        *store_tools(engine, incident, now, thresholds),
         runbook_tool(runbooks),
         similar_incidents_tool(similar_incidents),
         sql_tool(engine),

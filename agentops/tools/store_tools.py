@@ -1,7 +1,8 @@
 """Read-only tools over the monitoring tables, bound to one incident and one `now`.
 
 Each returns a `ToolResult` as JSON: summarised rows (a few KB at most) with the evidence
-ids the model may cite. Times in results are UTC ISO-8601.
+ids the model may cite. Times in results are UTC ISO-8601. Every threshold a tool applies or
+reports is the incident's model's own, from the ThresholdSet it is given.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from agentops.clock import iso
+from agentops.detection.thresholds import ThresholdSet
 from agentops.domain import Incident
 from agentops.store import queries
 from agentops.tools.result import ToolResult
@@ -59,8 +61,16 @@ def _guard(run: Callable[..., ToolResult]) -> Callable[..., str]:
     return wrapped
 
 
-def store_tools(engine: sa.Engine, incident: Incident, now: datetime) -> list[BaseTool]:
+def store_tools(
+    engine: sa.Engine,
+    incident: Incident,
+    now: datetime,
+    thresholds: ThresholdSet | None = None,
+) -> list[BaseTool]:
+    """The store tools for `incident` at `now`, judging against `thresholds` (default:
+    CONTRACT.md's) for the incident's model."""
     model = incident.model_name
+    limits = (thresholds or ThresholdSet()).for_model(model)
 
     def get_model_metrics(hours_back: int = 24, model_name: str | None = None) -> ToolResult:
         name = model_name or model
@@ -89,8 +99,19 @@ def store_tools(engine: sa.Engine, incident: Incident, now: datetime) -> list[Ba
             for r in sample
         ]
         ids = [f"metric:{c}" for c in summary] + ["metric:status", "metric:model_version"]
+        judged = (thresholds or ThresholdSet()).for_model(name)
         return ToolResult.ok(
-            {"model": name, "windows_read": len(rows), "summary": summary, "windows": windows},
+            {
+                "model": name,
+                "windows_read": len(rows),
+                "summary": summary,
+                "windows": windows,
+                "thresholds": {
+                    "f1_p1": judged.f1_p1,
+                    "error_rate_p1": judged.error_rate_p1,
+                    "latency_p99_p2_ms": judged.latency_p99_p2_ms,
+                },
+            },
             ids,
         )
 
@@ -132,7 +153,7 @@ def store_tools(engine: sa.Engine, incident: Incident, now: datetime) -> list[Ba
         for r in day_before:
             if r.get("psi") is not None:
                 peak[r["feature_name"]] = max(peak.get(r["feature_name"], 0.0), float(r["psi"]))
-        drifting = sum(1 for r in latest if (r.get("psi") or 0) >= 0.2)
+        drifting = sum(1 for r in latest if (r.get("psi") or 0) >= limits.psi_p3)
         features = [
             {
                 "id": f"drift:{r['feature_name']}",
@@ -146,7 +167,9 @@ def store_tools(engine: sa.Engine, incident: Incident, now: datetime) -> list[Ba
             {
                 "window_end": iso(latest[0]["window_end"]),
                 "features_monitored": len(latest),
-                "features_psi_over_0.2": drifting,
+                "features_at_or_over_psi_p3": drifting,
+                "psi_p3": limits.psi_p3,
+                "psi_p2": limits.psi_p2,
                 "top": features,
             },
             [f["id"] for f in features] + ["drift:summary"],
@@ -183,6 +206,7 @@ def store_tools(engine: sa.Engine, incident: Incident, now: datetime) -> list[Ba
                 "window_end": iso(rows[0]["window_end"]),
                 "features": features,
                 "features_read": len(rows),
+                "null_rate_p2": limits.null_rate_p2,
             },
             [f["id"] for f in features],
         )
@@ -256,7 +280,8 @@ def store_tools(engine: sa.Engine, incident: Incident, now: datetime) -> list[Ba
             name="get_feature_drift",
             description=(
                 "Top drifted features (PSI) in the latest FEATURE_DRIFT window, with the peak "
-                "PSI over the last 24 h and how many features exceed 0.2. Drift in a few "
+                "PSI over the last 24 h and how many features reach the model's P3 drift line "
+                "(psi_p3, given with psi_p2). Drift in a few "
                 "features points at an upstream change or an attack; drift in many at concept "
                 "drift. Cite as drift:<feature> or drift:summary."
             ),
@@ -267,7 +292,8 @@ def store_tools(engine: sa.Engine, incident: Incident, now: datetime) -> list[Ba
             name="get_data_quality",
             description=(
                 "Null rate, out-of-range rate and schema errors per feature in the latest "
-                "DATA_QUALITY window, worst first (or for one `feature`). Nulls follow failed "
+                "DATA_QUALITY window, worst first (or for one `feature`), with the model's P2 "
+                "null threshold. Nulls follow failed "
                 "pipelines; schema errors follow upstream format changes. Cite as dq:<feature>."
             ),
             args_schema=QualityArgs,

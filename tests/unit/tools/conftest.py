@@ -7,8 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentops.domain import Alert, AlertType, Incident, Severity
-from agentops.scenarios import seed_store
-from agentops.store import create_store_engine, init_schema
+from tests.conftest import seeded_stores
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -16,11 +15,8 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 @pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
     """The upstream_data_change world, seeded once: the tools only read."""
-    path: Path = tmp_path_factory.mktemp("tools") / "store.db"
-    engine = create_store_engine(f"sqlite:///{path}")
-    init_schema(engine)
-    seed_store(engine, NOW, "upstream_data_change")
-    return engine
+    folder: Path = tmp_path_factory.mktemp("tools")
+    return seeded_stores(folder, "upstream_data_change").monitoring
 
 
 @pytest.fixture
