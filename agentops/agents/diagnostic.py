@@ -3,10 +3,16 @@
 The model reads the incident and the gathered evidence, may call the read-only tools within
 a step budget (a repeated call is answered from memory and counts against it), and submits
 its diagnosis through the `submit_diagnosis` tool, or as a JSON answer on servers
-without tool calls. Code then checks it: the category is in the vocabulary and every cited
-id exists, in the evidence or in a tool result. An invalid answer gets one repair turn;
-after that, or on any model failure, the deterministic analyzers decide, and the note says
-which happened. Confidence is capped when the citations are thin.
+without tool calls. The loop runs as a LangGraph subgraph (`diagnostic_graph.py`), one
+checkpointed step per model call, tool round and check. Code then checks the answer: the
+category is in the vocabulary, every cited id exists (in the evidence or a tool result), and
+the category fits the evidence (`preconditions.check_category`: benign is refused while a
+P1/P2 threshold is crossed, bad_deployment without a release, ...). An answer that fails
+gets one repair turn; after that, or when the model or its transport fails
+(`llm.model_failures`) or the incident's time budget runs out, the deterministic analyzers
+decide, and the note says which happened; every refused claim is kept in
+`Diagnosis.refused`. Any other error is a bug and propagates. Confidence is capped when the
+citations are thin or the rules are confident of another category.
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from agentops.agents.analyzers import diagnose_by_rules, rank_hypotheses
-from agentops.agents.llm import Meter, bind, call, failure_reason, json_from_text, message_text
+from agentops.agents.diagnostic_graph import build_diagnostic_agent
+from agentops.agents.llm import Meter, deadline_after
 from agentops.agents.model import model_id
 from agentops.agents.policy import ESCALATIONS
 from agentops.domain import (
@@ -33,13 +40,13 @@ from agentops.domain import (
     RootCauseCategory,
 )
 from agentops.prompts import render
-from agentops.tools.result import parse_tool_result
 
 Phase = Literal["triage", "investigate"]
-SUBMIT = "submit_diagnosis"
 THIN_EVIDENCE_CAP = 0.5  # fewer than two valid citations
 DISAGREEMENT_CAP = 0.6  # the rules are confident of another category
-MAX_REPEATS = 2
+# Graph steps per model step (a model call and a tool round), plus the final answer, one
+# repair and the ending.
+STEPS_PER_TURN, EXTRA_STEPS = 2, 8
 
 _GOALS = {
     "triage": "Give a first diagnosis from the alerts and evidence below; use tools only to "
@@ -66,6 +73,11 @@ class AgentOutcome:
     usage: LLMUsage
     messages: list[BaseMessage] = field(default_factory=list)
     note: str = ""
+    tool_errors: list[str] = field(default_factory=list)  # e.g. a query the SQL guard refused
+
+    @property
+    def refused(self) -> list[str]:
+        return list(self.diagnosis.refused)
 
 
 def diagnose(
@@ -77,26 +89,47 @@ def diagnose(
     phase: Phase,
     prior: Diagnosis | None = None,
     max_steps: int = 8,
+    budget_s: float = 90.0,
+    facts: list[Evidence] | None = None,
 ) -> AgentOutcome:
-    """The incident's Diagnosis, by the model when one is configured and answers validly."""
+    """The incident's Diagnosis, by the model when one is configured and answers validly
+    within `budget_s` seconds (each call gets at most what is left); else by the rules.
+    `facts` (default: `evidence`) is everything gathered: a claimed category must fit it,
+    whatever part of it the model was shown."""
     if model is None:
         return _by_rules(incident, evidence, phase, "diagnosed by rules; no LLM configured")
-    meter = Meter()
+    by = model_id(model)
+    agent = build_diagnostic_agent(
+        model, tools, by=by, answer_schema=DiagnosisAnswer, check=check_answer
+    )
     messages: list[BaseMessage] = [
         SystemMessage(render("diagnostic_system", max_steps=max_steps)),
         HumanMessage(_task(incident, evidence, phase, prior)),
     ]
-    try:
-        diagnosis, note = _run(model, incident, evidence, tools, messages, meter, max_steps)
-    except Exception as exc:  # any model or transport failure: the rules still answer
-        note = f"LLM failed: {failure_reason(exc)}; diagnosed by rules"
-        outcome = _by_rules(incident, evidence, phase, note)
-        return AgentOutcome(outcome.diagnosis, meter.usage(), messages, outcome.note)
-    if diagnosis is None:
-        outcome = _by_rules(incident, evidence, phase, note)
-        return AgentOutcome(outcome.diagnosis, meter.usage(), messages, outcome.note)
-    diagnosis = diagnosis.model_copy(update={"note": f"{phase}: {diagnosis.note}"})
-    return AgentOutcome(diagnosis, meter.usage(), messages, diagnosis.note)
+    final = agent.invoke(
+        {
+            "incident": incident.model_dump(mode="json"),
+            "evidence": [e.model_dump(mode="json") for e in evidence],
+            "facts": [e.model_dump(mode="json") for e in (facts or evidence)],
+            "deadline": deadline_after(budget_s),
+            "budget_s": round(budget_s, 1),
+            "max_steps": max_steps,
+            "messages": messages,
+            "known_ids": sorted({e.id for e in evidence}),
+        },
+        {"recursion_limit": STEPS_PER_TURN * max_steps + EXTRA_STEPS},
+    )
+    usage = Meter(**(final.get("usage") or {})).usage()
+    transcript = list(final.get("messages") or [])
+    tool_errors = list(final.get("tool_errors") or [])
+    if final.get("diagnosis"):
+        diagnosis = Diagnosis.model_validate(final["diagnosis"])
+        diagnosis = diagnosis.model_copy(update={"note": f"{phase}: {diagnosis.note}"})
+        return AgentOutcome(diagnosis, usage, transcript, diagnosis.note, tool_errors)
+    refused = list(final.get("refused") or [])
+    outcome = _by_rules(incident, evidence, phase, str(final.get("failure") or "no answer"))
+    diagnosis = outcome.diagnosis.model_copy(update={"refused": refused})
+    return AgentOutcome(diagnosis, usage, transcript, outcome.note, tool_errors)
 
 
 def _by_rules(
@@ -129,107 +162,6 @@ def _task(
         evidence=lines,
         prior=prior_text,
     )
-
-
-def _run(
-    model: BaseChatModel,
-    incident: Incident,
-    evidence: list[Evidence],
-    tools: list[BaseTool],
-    messages: list[BaseMessage],
-    meter: Meter,
-    max_steps: int,
-) -> tuple[Diagnosis | None, str]:
-    submit = StructuredTool.from_function(
-        func=lambda **_: "",
-        name=SUBMIT,
-        description=DiagnosisAnswer.__doc__ or "",
-        args_schema=DiagnosisAnswer,
-    )
-    by_name = {t.name: t for t in tools}
-    bound = bind(model, [*tools, submit])
-    final_only = bind(model, [submit])
-    known = {e.id for e in evidence}
-    seen: set[str] = set()
-    repeats = 0
-    answer: Any = None
-    answer_call: str | None = None
-    for _ in range(max_steps):
-        reply = call(bound, messages, meter)
-        messages.append(reply)
-        for bad in reply.invalid_tool_calls:
-            messages.append(
-                ToolMessage(
-                    "error: the arguments were not valid JSON; send them again",
-                    tool_call_id=bad.get("id") or "invalid",
-                )
-            )
-        if not reply.tool_calls:
-            if reply.invalid_tool_calls:
-                continue
-            answer = json_from_text(message_text(reply))
-            break
-        for tool_call in reply.tool_calls:
-            if tool_call["name"] == SUBMIT:
-                answer, answer_call = tool_call["args"], tool_call.get("id")
-                continue
-            key = tool_call["name"] + json.dumps(tool_call["args"], sort_keys=True, default=str)
-            if key in seen:
-                repeats += 1
-                content = "repeated call: its result is above; do not repeat it, submit instead"
-            else:
-                seen.add(key)
-                content = _run_tool(by_name, tool_call["name"], tool_call["args"], meter)
-                result = parse_tool_result(content)
-                if result is not None:
-                    known.update(result.evidence_ids)
-            messages.append(ToolMessage(content, tool_call_id=tool_call.get("id") or ""))
-        if answer is not None or repeats >= MAX_REPEATS:
-            break
-    if answer is None:
-        # budget spent or the model looped: ask once more, with only the submit tool
-        messages.append(HumanMessage("Your step budget is spent. Call submit_diagnosis now."))
-        reply = call(final_only, messages, meter)
-        messages.append(reply)
-        answer, answer_call = _answer_from(reply)
-    diagnosis, problems = check_answer(incident, evidence, answer, known, model_id(model))
-    if diagnosis is not None:
-        return diagnosis, ""
-    # one repair turn
-    feedback = "Your diagnosis was rejected: " + "; ".join(problems) + ". Submit a corrected one."
-    if answer_call is not None:
-        messages.append(ToolMessage(feedback, tool_call_id=answer_call))
-    else:
-        messages.append(HumanMessage(feedback))
-    reply = call(final_only, messages, meter)
-    messages.append(reply)
-    answer, _ = _answer_from(reply)
-    diagnosis, problems = check_answer(incident, evidence, answer, known, model_id(model))
-    if diagnosis is not None:
-        return diagnosis.model_copy(
-            update={"note": diagnosis.note + "; valid after one repair"}
-        ), ""
-    return None, f"LLM answer invalid after one repair ({'; '.join(problems)}); diagnosed by rules"
-
-
-def _answer_from(reply: Any) -> tuple[Any, str | None]:
-    for tool_call in reply.tool_calls:
-        if tool_call["name"] == SUBMIT:
-            return tool_call["args"], tool_call.get("id")
-    if reply.invalid_tool_calls:
-        return None, None
-    return json_from_text(message_text(reply)), None
-
-
-def _run_tool(by_name: dict[str, BaseTool], name: str, args: dict[str, Any], meter: Meter) -> str:
-    tool = by_name.get(name)
-    if tool is None:
-        return json.dumps({"status": "error", "error": f"no tool named {name!r}"})
-    meter.tool_calls += 1
-    try:
-        return str(tool.invoke(args))
-    except Exception as exc:  # bad arguments from the model: tell it, do not crash
-        return json.dumps({"status": "error", "error": f"bad call: {failure_reason(exc)}"})
 
 
 def check_answer(

@@ -1,16 +1,23 @@
-"""What both agents share around a chat model: usage metering, calling, JSON answers."""
+"""What both agents share around a chat model: usage metering, calling within the incident's
+time budget, JSON answers."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
+from agentops.clock import iso, parse_instant, utcnow
 from agentops.domain import LLMUsage
 
 
@@ -37,6 +44,37 @@ class Meter:
             tool_calls=self.tool_calls,
         )
 
+    def dump(self) -> dict[str, int]:
+        """As a subgraph's state keeps it between steps (`Meter(**dumped)` reads it back)."""
+        return asdict(self)
+
+
+class UnusableReply(ValueError):
+    """The model answered with something that is not a chat message."""
+
+
+@lru_cache(maxsize=1)
+def model_failures() -> tuple[type[BaseException], ...]:
+    """What "the model failed" means, and all it means: the errors of the model clients and
+    HTTP transports that are installed (refused, failed, throttled or timed-out requests),
+    timeouts and dropped connections, and answers that cannot be parsed (ValueError:
+    malformed JSON, LangChain's OutputParserException, UnusableReply). Anything else is a bug
+    of ours and must surface, not be reported as "the LLM failed". Looked up on the first
+    failure, so an offline run never imports the clients."""
+    found: list[type[BaseException]] = [TimeoutError, ConnectionError, ValueError]
+    for module, name in (
+        ("openai", "OpenAIError"),
+        ("anthropic", "AnthropicError"),
+        ("httpx", "HTTPError"),
+        ("httpx", "StreamError"),
+        ("requests", "RequestException"),
+    ):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
 
 def call(runnable: Runnable[Any, Any], messages: list[BaseMessage], meter: Meter) -> AIMessage:
     """One model call, metered. Any failure propagates: the agent decides the fallback."""
@@ -46,9 +84,71 @@ def call(runnable: Runnable[Any, Any], messages: list[BaseMessage], meter: Meter
         meter.calls += 1  # a failed request still counts: it may have been billed
         raise
     if not isinstance(reply, AIMessage):
-        raise TypeError(f"the model returned {type(reply).__name__}, not an AI message")
+        raise UnusableReply(f"the model returned {type(reply).__name__}, not an AI message")
     meter.record(reply)
     return reply
+
+
+T = TypeVar("T")
+
+
+class BudgetExceeded(Exception):
+    """The model did not finish within the incident's diagnosis budget."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within the diagnosis budget ({seconds:g} s)")
+        self.seconds = seconds
+
+
+def within(seconds: float, work: Callable[[], T]) -> T:
+    """`work()` if it finishes within `seconds`, else BudgetExceeded.
+
+    The work runs on a daemon thread: a hung HTTP call (or its retries) cannot hold the
+    incident past its SLA, and an abandoned call cannot keep the process from exiting.
+    Exceptions from `work` propagate to the caller.
+    """
+    if seconds <= 0:
+        raise BudgetExceeded(seconds)
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # handed to the caller's thread, which decides
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="agentops-llm", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise BudgetExceeded(seconds)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def deadline_after(seconds: float) -> str:
+    """The wall-clock instant `seconds` from now, as a subgraph's state keeps it (a resumed
+    agent goes on counting against the same budget)."""
+    return iso(utcnow() + timedelta(seconds=max(seconds, 0.0)))
+
+
+def seconds_left(deadline: str) -> float:
+    return (parse_instant(deadline, what="deadline") - utcnow()).total_seconds()
+
+
+def call_within(
+    runnable: Runnable[Any, Any], messages: list[BaseMessage], meter: Meter, deadline: str
+) -> AIMessage:
+    """One model call given at most the time left before `deadline`: BudgetExceeded when
+    none is left or the call outlasts it (a hung call is abandoned and counted)."""
+    left = seconds_left(deadline)
+    try:
+        return within(left, lambda: call(runnable, messages, meter))
+    except BudgetExceeded:
+        if left > 0:
+            meter.calls += 1  # the request went out and may be billed
+        raise
 
 
 def bind(model: BaseChatModel, tools: list[Any]) -> Runnable[Any, Any]:

@@ -55,7 +55,7 @@ def model_id(model: BaseChatModel) -> str:
     """`provider:model` for reports, e.g. `openai:gpt-4o-mini`."""
     try:
         params = model._get_ls_params()
-    except Exception:  # a model class without LangSmith params: its class name will do
+    except (AttributeError, NotImplementedError):  # no LangSmith params: the class name will do
         return type(model).__name__
     provider = params.get("ls_provider") or type(model).__name__
     name = params.get("ls_model_name") or "?"

@@ -20,6 +20,7 @@ REMEDIES: dict[RootCauseCategory, frozenset[ActionType]] = {
     C.infrastructure: frozenset({A.scale_infrastructure}),
     C.adversarial: frozenset(),  # never retrain on, or roll back from, a poisoned window
     C.benign: frozenset(),
+    C.unknown: frozenset(),  # an honest "I don't know": no model change, a person decides
 }
 
 ESCALATIONS: dict[RootCauseCategory, tuple[EscalationTarget, ...]] = {
@@ -30,6 +31,7 @@ ESCALATIONS: dict[RootCauseCategory, tuple[EscalationTarget, ...]] = {
     C.infrastructure: (E.platform_engineering,),
     C.adversarial: (E.security_team,),
     C.benign: (),
+    C.unknown: (E.ml_team_lead,),
 }
 
 RECOMMENDED: dict[RootCauseCategory, tuple[ActionType, ...]] = {
@@ -62,6 +64,12 @@ REFUSALS: dict[tuple[RootCauseCategory, ActionType], str] = {
     (C.benign, A.retrain_model): "benign P3 event: a notice only",
     (C.benign, A.rollback_model): "benign P3 event: a notice only",
     (C.benign, A.scale_infrastructure): "benign P3 event: a notice only",
+    (C.unknown, A.retrain_model): "the cause is not known: a person decides before any change",
+    (C.unknown, A.rollback_model): "the cause is not known: a person decides before any change",
+    (
+        C.unknown,
+        A.scale_infrastructure,
+    ): "the cause is not known: a person decides before any change",
 }
 
 # Run order: notifications, then escalations/logging/tracking, then approval-required actions.

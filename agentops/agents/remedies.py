@@ -99,28 +99,37 @@ def plan_by_rules(
                 target=model,
                 reason=f"{category.value} remedy (CONTRACT.md): {diagnosis.root_cause}",
                 priority=PRIORITY_BASE[remedy],
-                params=remedy_params(remedy, incident, category, evidence or []),
+                params=remedy_params(
+                    remedy, incident, category, evidence or [], cited=set(diagnosis.evidence_ids)
+                ),
             )
         )
     return ActionPlan(actions=actions, planned_by="rules")
 
 
 def remedy_params(
-    action: ActionType, incident: Incident, category: RootCauseCategory, evidence: list[Evidence]
+    action: ActionType,
+    incident: Incident,
+    category: RootCauseCategory,
+    evidence: list[Evidence],
+    *,
+    cited: set[str] | None = None,
 ) -> dict[str, Any]:
-    """Parameters code derives from the evidence: never taken from a model's say-so."""
+    """Parameters code derives from the evidence: never taken from a model's say-so. The
+    retraining window left out starts at the run the diagnosis cites as the change, when it
+    cites one (another run's notes are not the change)."""
     if action == A.rollback_model:
-        return _rollback_params(evidence)
+        return _rollback_params(evidence, cited or set())
     if action == A.retrain_model:
         if category == C.concept_drift:
             # the world moved: train on recent data, which is the new normal
             return {"train_days": 30, "include_recent": True}
         start = first_breach(incident)
-        for item in evidence:
-            if item.kind == "pipeline_run" and "started_at" in item.data:
-                started = item.data["started_at"]
-                if item.data.get("status") != "success" or item.data.get("notes"):
-                    start = min(start, parse_instant(started))
+        runs = [e for e in evidence if e.kind == "pipeline_run" and "started_at" in e.data]
+        named = [r for r in runs if r.id in (cited or set())]
+        for item in named or runs:
+            if named or item.data.get("status") != "success" or item.data.get("notes"):
+                start = min(start, parse_instant(item.data["started_at"]))
         return {
             "train_days": 30,
             "exclude_start": iso(start),
@@ -132,9 +141,15 @@ def remedy_params(
     return {}
 
 
-def _rollback_params(evidence: list[Evidence]) -> dict[str, Any]:
-    deploys = [e for e in evidence if e.kind == "deployment" and "model_version" in e.data]
-    deploys.sort(key=lambda e: e.data.get("hours_before_breach") or 0.0)
+def _rollback_params(evidence: list[Evidence], cited: set[str]) -> dict[str, Any]:
+    """Back from the release the diagnosis blames, else from the latest one released before
+    the degradation began (one released after it cannot have caused it)."""
+    deploys = [
+        e
+        for e in evidence
+        if e.kind == "deployment" and "model_version" in e.data and not e.data.get("after_onset")
+    ]
+    deploys.sort(key=lambda e: (e.id not in cited, e.data.get("hours_before_onset") or 0.0))
     if deploys and deploys[0].data.get("previous_version"):
         d = deploys[0].data
         return {

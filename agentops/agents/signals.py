@@ -1,224 +1,171 @@
-"""The CONTRACT.md signatures, read off a list of evidence.
+"""CONTRACT.md's signatures read off the evidence: the facts, and what changed around them.
 
-`Signals` turns evidence records (whatever subset the store could provide) into the yes/no
-facts the root-cause signatures are written in: did performance drop, did recall collapse
-while precision held, did traffic jump, is drift concentrated or spread, was anything
-deployed or changed upstream before the first breach. Missing evidence reads as "unknown",
-which counts as neither for nor against.
+`Signals` adds to `facts.Facts` the changes the timing and the structure implicate, each a
+strength between 0 and 1: the deployment released as the degradation began (and not since
+judged by healthy windows), the pipeline run that failed before it, the run whose source
+changed what the features that moved look like. Notes are read for meaning (meaning.py) and
+only ever add to or take away from a link that structure made.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from agentops.domain import Evidence, Incident, Severity
+from agentops.agents.facts import Facts, clamp
+from agentops.agents.meaning import Reading, read_note
+from agentops.domain import Evidence
 
-F1_P1 = 0.70  # CONTRACT.md P1 threshold
-F1_DROP = 0.05  # a drop this large against the baseline is a real degradation
-RECALL_DROP = 0.15
-PRECISION_HOLDS = 0.05  # precision within this of its baseline "holds"
-VOLUME_JUMP = 2.0  # x the same-hour baseline; the daily cycle alone stays under ~1.6
-LATENCY_P2_MS = 2000.0
-ERROR_P1 = 0.10
-FEW_FEATURES = 3
-MANY_FEATURES = 5
-# A deployment this soon after the first breached window started may still be inside it.
-DEPLOY_GRACE_H = 1.0
-
-# Words with which pipeline notes describe a change in what the source sends (as opposed
-# to a run that merely failed). Matched case-insensitively as word prefixes.
-CHANGE_WORDS = (
-    "format",
-    "schema",
-    "encod",
-    "now sent",
-    "renam",
-    "changed",
-    "change",
-    "migrat",
-    "currency",
-    "unit",
-    "semantic",
-    "new field",
-    "new column",
-    "dtype",
-    "type change",
-    "now ",
-    "previously",
-    "instead of",
-    "switch",
-    "spec",
-    "release",
-    "v2",
-    "v3",
-    "v4",
-    "v5",
-)
-_CHANGE_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in CHANGE_WORDS) + ")", re.I)
+DEPLOY_AT_ONSET_H = 2.0  # a release this close before the onset is as good as at it
+DEPLOY_STALE_H = 24.0  # ...and one this far before it, with no window between, says little
 
 
-@dataclass
-class Signals:
-    model_name: str = ""
-    severity: Severity | None = None
-    alert_types: set[str] = field(default_factory=set)
-    alert_severities: set[str] = field(default_factory=set)
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    drift: dict[str, float] = field(default_factory=dict)  # drifting feature -> psi
-    drift_total: int = 0
-    nulls: dict[str, float] = field(default_factory=dict)
-    schema: dict[str, int] = field(default_factory=dict)  # feature -> schema errors (or oor)
-    deployments: list[Evidence] = field(default_factory=list)
-    failed_runs: list[Evidence] = field(default_factory=list)
-    change_runs: list[Evidence] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
+@dataclass(frozen=True)
+class Change:
+    """A deployment or a pipeline run as the signatures weigh it."""
 
-    # ---- reading evidence ----------------------------------------------------------------
-    @classmethod
-    def read(cls, incident: Incident, evidence: list[Evidence]) -> Signals:
-        s = cls(
-            model_name=incident.model_name,
-            severity=incident.severity,
-            alert_types={t.value for t in incident.alert_types},
-        )
-        s.alert_severities = {a.severity.value for a in incident.alerts}
-        noted: list[Evidence] = []
-        for item in evidence:
-            s.ids.add(item.id)
+    item: Evidence
+    strength: float  # how strongly the timing (and for runs, the failure) implicates it
+    features: tuple[str, ...] = ()  # affected features it is linked to
+    reading: Reading = field(default_factory=Reading)
+
+    @property
+    def id(self) -> str:
+        return self.item.id
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.item.data
+
+
+class Signals(Facts):
+    # ---- changes ---------------------------------------------------------------------------
+    @cached_property
+    def deployment(self) -> Change | None:
+        """The deployment the timing implicates most, if any: released before the first
+        degraded window ended and not followed by a healthy window."""
+        best: Change | None = None
+        for item in self.deployments:
             data = item.data
-            if item.kind == "metric" and "metric" in data:
-                s.metrics[str(data["metric"])] = data
-            elif item.kind == "drift" and "psi" in data:
-                s.drift[str(data["feature"])] = float(data["psi"])
-            elif item.kind == "drift" and item.id == "drift:summary":
-                s.drift_total = int(data.get("total") or 0)
-            elif item.kind == "data_quality" and "feature" in data:
-                feature = str(data["feature"])
-                if float(data.get("null_rate") or 0) >= 0.05:
-                    s.nulls[feature] = float(data["null_rate"])
-                if (
-                    int(data.get("schema_errors") or 0)
-                    or float(data.get("out_of_range_rate") or 0) >= 0.05
-                ):
-                    s.schema[feature] = int(data.get("schema_errors") or 0)
-            elif item.kind == "deployment" and "deployment_id" in data:
-                if float(data.get("hours_before_breach") or 0) >= -DEPLOY_GRACE_H:
-                    s.deployments.append(item)
-            elif item.kind == "pipeline_run" and "run_id" in data:
-                if data.get("status") in ("failed", "partial"):
-                    s.failed_runs.append(item)
-                elif _CHANGE_RE.search(str(data.get("notes") or "")):
-                    s.change_runs.append(item)
-                elif str(data.get("notes") or "").strip():
-                    noted.append(item)
-            elif item.kind == "alert" and data.get("type") == "feature_drift":
-                # an alert alone still says the feature drifts when no drift rows were read
-                component = str(data.get("component"))
-                if component != "model" and isinstance(data.get("value"), (int, float)):
-                    s.drift.setdefault(component, float(data["value"]))
-        s.drift_total = max(s.drift_total, len(s.drift))
-        # a successful run whose notes name an affected feature is a change, whatever the words
-        s.change_runs += [r for r in noted if s.features_named_in([r])]
-        return s
-
-    # ---- metrics --------------------------------------------------------------------------
-    def latest(self, metric: str) -> Any:
-        return self.metrics.get(metric, {}).get("latest")
-
-    def baseline(self, metric: str) -> Any:
-        return self.metrics.get(metric, {}).get("baseline")
+            if data.get("after_onset") or data.get("healthy_since"):
+                continue
+            hours = float(data.get("hours_before_onset") or 0.0)
+            if data.get("first_degraded_version") or hours <= DEPLOY_AT_ONSET_H:
+                strength = 1.0
+            else:
+                strength = clamp(1 - (hours - DEPLOY_AT_ONSET_H) / DEPLOY_STALE_H)
+            if strength and (best is None or strength > best.strength):
+                best = Change(item, strength)
+        return best
 
     @property
-    def perf_drop(self) -> bool:
-        f1, base = self.latest("f1"), self.baseline("f1")
-        if f1 is None:
-            return "model_performance" in self.alert_types
-        return f1 < F1_P1 or (base is not None and f1 < base - F1_DROP)
+    def version_switch(self) -> float:
+        """The metrics themselves show a new version in the first degraded window."""
+        at, before = self.onset.get("version_at_onset"), self.onset.get("version_before")
+        if at and before and at != before:
+            return 1.0
+        return 0.5 if self.metrics.get("model_version", {}).get("changed") else 0.0
 
     @property
-    def recall_collapse(self) -> bool:
-        recall, base = self.latest("recall"), self.baseline("recall")
-        if recall is None:
-            return False
-        return (base is not None and recall < base - RECALL_DROP) or recall < 0.5
+    def deploy_implicated(self) -> float:
+        found = self.deployment.strength if self.deployment else 0.0
+        return max(found, self.version_switch if not self.deployments else 0.0)
+
+    def _before_onset(self) -> list[Evidence]:
+        return [r for r in self.runs if not r.data.get("after_onset")]
+
+    @cached_property
+    def failed_run(self) -> Change | None:
+        """The run failure that can explain missing or stale data: failed, partial, or a
+        success that wrote under half its usual rows. A failure retried with success before
+        the onset counts a third, unless the nulls are still there (the retry did not mend)."""
+        best: Change | None = None
+        mended = self.null_strength < 0.25
+        for item in self._before_onset():
+            data = item.data
+            rows, typical = data.get("rows_processed"), data.get("typical_rows")
+            if data.get("status") in ("failed", "partial"):
+                strength = 0.3 if data.get("retried_ok") and mended else 1.0
+            elif rows is not None and typical and float(rows) < 0.5 * float(typical):
+                strength = 0.7
+            else:
+                continue
+            fed = tuple(sorted(self._features_of(item) & set(self.nulls)))
+            change = Change(item, strength, fed)
+            if best is None or (strength, len(fed)) > (best.strength, len(best.features)):
+                best = change
+        return best
 
     @property
-    def precision_holds(self) -> bool:
-        precision, base = self.latest("precision"), self.baseline("precision")
-        if precision is None:
-            return False
-        if base is not None:
-            return precision >= base - PRECISION_HOLDS
-        return precision >= 0.85
+    def pipeline_implicated(self) -> float:
+        run = self.failed_run
+        return run.strength * (0.5 + 0.5 * self.null_strength) if run else 0.0
 
-    @property
-    def volume_ratio(self) -> float | None:
-        ratio = self.metrics.get("request_count", {}).get("ratio")
-        return float(ratio) if ratio is not None else None
+    @cached_property
+    def source_change(self) -> tuple[Change | None, float]:
+        """(the run that changed what the model's inputs look like, how sure structure is).
 
-    @property
-    def volume_jump(self) -> bool:
-        return (self.volume_ratio or 0.0) >= VOLUME_JUMP
-
-    @property
-    def errors_up(self) -> bool:
-        rate, base = self.latest("error_rate"), self.baseline("error_rate")
-        if rate is None:
-            return "error_rate" in self.alert_types
-        return rate > ERROR_P1 or (base is not None and rate > max(3 * base, base + 0.02))
-
-    @property
-    def service_bad(self) -> bool:
-        """Latency, errors or downtime at the P1/P2 level (CONTRACT's infrastructure signs).
-
-        A P3 "minor latency increase" (p99 up 1.5x but under 2 s) alone does not count.
-        """
-        if not self.only_p3 and self.alert_types & {"latency", "service_down", "error_rate"}:
-            return True
-        p99 = self.latest("latency_p99_ms")
-        status = self.latest("status")
-        rate = self.latest("error_rate")
-        return bool(
-            status in ("down", "degraded")
-            or (p99 is not None and p99 > LATENCY_P2_MS)
-            or (rate is not None and rate > ERROR_P1)
+        Structure links a run to the features that moved when its notes carry their names (or
+        its pipeline's name does and its notes describe a change), and the link is as strong
+        as the share of the movement
+        (PSI-weighted) those features hold: a note naming two of five drifting features
+        explains little. A note that denies a change to them (or only announces one) breaks
+        the link. Schema or range errors in the features that moved are a format change
+        whatever the notes say; they are pinned on the linked run, else on the run before
+        the onset whose notes read as a change, else on the latest run before it."""
+        linked: list[Change] = []
+        candidates: list[Change] = []
+        for item in self._before_onset():
+            if item.data.get("status") == "failed":
+                continue
+            reading = read_note(item.data.get("notes") or "", written_at=item.data["started_at"])
+            # a pipeline named after a feature feeds it every run: that names a source, not a
+            # change, unless its notes say something changed
+            by_name = set(item.data.get("features_in_name") or []) if reading.change > 0 else set()
+            named = (set(item.data.get("features_in_notes") or []) | by_name) & self.affected
+            said = {f: reading.change_about(f) for f in named}
+            kept = tuple(sorted(f for f, value in said.items() if value >= 0))
+            if kept:
+                linked.append(Change(item, self.movement_share(kept), kept, reading))
+            elif not named and reading.change >= 0:
+                candidates.append(Change(item, 0.5, (), reading))
+        # a linked run first, then the one whose notes read most as a change, the latest first
+        ranked = sorted(
+            [*linked, *candidates],
+            key=lambda c: (
+                not c.features,
+                -c.strength,
+                -c.reading.change,
+                c.data.get("hours_before_onset", 0),
+            ),
         )
+        format_strength = max(
+            (v for f, v in self.format_errors.items() if f in self.affected), default=0.0
+        )
+        link = max((c.strength for c in linked), default=0.0)
+        if not (link or format_strength):
+            return None, 0.0
+        return (ranked[0] if ranked else None), max(link, format_strength)
+
+    def movement_share(self, features: tuple[str, ...] | list[str]) -> float:
+        """The share of the inputs' movement (PSI; a format error alone weighs as P3 drift)
+        that sits in `features`."""
+
+        def weight(feature: str) -> float:
+            return self.drift.get(feature, self.limit("psi_p3"))
+
+        total = sum(weight(f) for f in self.affected)
+        return round(sum(weight(f) for f in features) / total, 3) if total else 0.0
 
     @property
-    def version_changed(self) -> bool:
-        return bool(self.metrics.get("model_version", {}).get("changed"))
+    def upstream_implicated(self) -> float:
+        run, strength = self.source_change
+        if not strength:
+            return 0.0
+        corroborated = bool(self.format_errors) or (run is not None and run.reading.change > 0)
+        return strength * (1.0 if corroborated else 0.7)
 
-    # ---- features and changes ----------------------------------------------------------------
-    @property
-    def drifting(self) -> list[str]:
-        return sorted(self.drift, key=lambda f: (-self.drift[f], f))
-
-    @property
-    def drift_few(self) -> bool:
-        return 1 <= len(self.drift) <= FEW_FEATURES
-
-    @property
-    def drift_broad(self) -> bool:
-        n = len(self.drift)
-        return n >= MANY_FEATURES or (n > FEW_FEATURES and n / max(self.drift_total, 1) >= 0.3)
-
-    @property
-    def upstream_change(self) -> bool:
-        return bool(self.change_runs or self.schema)
-
-    @property
-    def recent_deploy(self) -> bool:
-        return bool(self.deployments) or self.version_changed
-
-    @property
-    def only_p3(self) -> bool:
-        return self.severity == Severity.P3
-
-    def features_named_in(self, runs: list[Evidence]) -> list[str]:
-        """Known features (drifting, null or with schema errors) that run notes name."""
-        known = set(self.drift) | set(self.nulls) | set(self.schema)
-        text = " ".join(str(r.data.get("notes") or "") for r in runs)
-        named = [f for f in known if re.search(rf"\b{re.escape(f)}\b", text)]
-        return sorted(named, key=lambda f: (-self.drift.get(f, 0.0), f))
+    def _features_of(self, item: Evidence) -> set[str]:
+        data = item.data
+        return set(data.get("features_in_notes") or []) | set(data.get("features_in_name") or [])

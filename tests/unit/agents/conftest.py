@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from agentops.agents import gather_evidence
 from agentops.domain import Alert, AlertType, Evidence, Incident, Severity
 from agentops.scenarios import SCENARIOS, seed_store
-from agentops.store import create_store_engine, init_schema, queries
+from agentops.settings import Settings
+from agentops.store import Stores, queries
+from tests.conftest import make_stores, seeded_stores
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -138,10 +140,7 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, World]:
     """Every seeded scenario, built once per test session (seeding takes about a second each)."""
     out: dict[str, World] = {}
     for name in SCENARIOS:
-        path = tmp_path_factory.mktemp(name) / "store.db"
-        engine = create_store_engine(f"sqlite:///{path}")
-        init_schema(engine)
-        seed_store(engine, NOW, name)
+        engine = seeded_stores(tmp_path_factory.mktemp(name), name).monitoring
         with engine.connect() as conn:
             incident = incident_for(
                 alerts_from_store(conn, "classifier_v2", NOW), "classifier_v2", NOW
@@ -151,18 +150,22 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, World]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> sa.Engine:
-    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    init_schema(engine)
-    return engine
+def home_stores(tmp_path: Path) -> Stores:
+    return make_stores(Settings.load(home=tmp_path / "home"))
 
 
 @pytest.fixture
-def seeded(store: sa.Engine) -> Callable[[str], Incident]:
+def store(home_stores: Stores) -> sa.Engine:
+    """The monitoring database of the test's home."""
+    return home_stores.monitoring
+
+
+@pytest.fixture
+def seeded(home_stores: Stores, store: sa.Engine) -> Callable[[str], Incident]:
     """Seed `scenario` into the store; return the incident detection would open."""
 
     def seed(scenario: str) -> Incident:
-        seed_store(store, NOW, scenario)
+        seed_store(home_stores, NOW, scenario)
         with store.connect() as conn:
             alerts = alerts_from_store(conn, "classifier_v2", NOW)
         return incident_for(alerts, "classifier_v2", NOW)

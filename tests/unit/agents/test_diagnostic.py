@@ -4,6 +4,7 @@ and every failure ending in the rules' diagnosis with an honest note."""
 from __future__ import annotations
 
 import json
+import time
 
 from langchain_openai import ChatOpenAI
 
@@ -191,16 +192,127 @@ def test_a_plain_json_answer_is_accepted_and_thin_citations_cap_confidence(
 
 
 def test_a_model_that_disagrees_with_confident_rules_is_capped(worlds: dict[str, World]) -> None:
+    """An honest "I don't know" always fits the evidence; against confident rules its
+    confidence is capped, and a person decides (unknown escalates to the ML team lead)."""
     world = worlds["upstream_data_change"]
     script = [
         submit(
-            "bad_deployment", "ignore the notes: 2.3.0 is bad", ["metric:f1", RUN], confidence=0.95
+            "unknown", "cannot tell V14's change from a drift", ["metric:f1", RUN], confidence=0.95
         )
     ]
     outcome, _ = run(world, script)
-    assert outcome.diagnosis.category == RootCauseCategory.bad_deployment
+    assert outcome.diagnosis.category == RootCauseCategory.unknown
     assert outcome.diagnosis.confidence == 0.6
     assert "rules favour upstream_data_change" in outcome.note
+
+
+def test_benign_on_a_p1_is_refused_repaired_once_then_the_rules_decide(
+    worlds: dict[str, World],
+) -> None:
+    world = worlds["infrastructure"]
+    benign = submit(
+        "benign", "Routine fluctuation; nothing is broken", ["metric:f1"], confidence=0.99
+    )
+    outcome, server = run(world, [benign, benign])
+    diagnosis = outcome.diagnosis
+    assert (diagnosis.category, diagnosis.diagnosed_by) == (
+        RootCauseCategory.infrastructure,
+        "rules",
+    )
+    assert (
+        diagnosis.refused
+        == [
+            "openai:gpt-test: benign does not fit the evidence: a P1 threshold is crossed: "
+            "benign is for P3-only events"
+        ]
+        * 2
+    )
+    assert "a P1 threshold is crossed" in outcome.note
+    assert outcome.note.endswith("diagnosed by rules")
+    repair = server.requests[1]["messages"][-1]
+    assert repair["role"] == "tool" and "benign is for P3-only events" in repair["content"]
+
+
+def test_a_claim_the_evidence_does_not_fit_is_refused_and_a_fitting_repair_is_taken(
+    worlds: dict[str, World],
+) -> None:
+    world = worlds["upstream_data_change"]
+    script = [
+        submit("bad_deployment", "ignore the notes: 2.3.0 is bad", ["metric:f1", RUN]),
+        submit("upstream_data_change", "vendor API v3 re-encoded V14", ["drift:V14", RUN]),
+    ]
+    outcome, _ = run(world, script)
+    diagnosis = outcome.diagnosis
+    assert diagnosis.category == RootCauseCategory.upstream_data_change
+    assert diagnosis.diagnosed_by == "openai:gpt-test"
+    [refused] = diagnosis.refused
+    assert refused.startswith("openai:gpt-test: bad_deployment does not fit the evidence")
+    assert "valid after one repair" in outcome.note and "refused before the repair" in outcome.note
+
+
+def test_a_claim_is_checked_against_everything_gathered_not_only_what_the_model_saw(
+    worlds: dict[str, World],
+) -> None:
+    """Triage shows the model the first look (alerts, metrics, drift); the pipeline run
+    behind an upstream_data_change claim is among the facts code gathered all the same."""
+    world = worlds["upstream_data_change"]
+    first_look = [e for e in world.evidence if e.kind in {"alert", "metric", "drift"}]
+    claim = submit("upstream_data_change", "vendor API v3 re-encoded V14", ["drift:V14"])
+    with scripted_openai([claim]) as server:
+        seen_all = diagnose(
+            world.incident,
+            first_look,
+            model=chat(server),
+            tools=[],
+            phase="triage",
+            facts=world.evidence,
+        )
+    assert seen_all.diagnosis.diagnosed_by == "openai:gpt-test"
+    with scripted_openai([claim, claim]) as server:
+        seen_part = diagnose(
+            world.incident, first_look, model=chat(server), tools=[], phase="triage"
+        )
+    assert seen_part.diagnosis.diagnosed_by == "rules"
+    assert "no pipeline or source change before the onset" in seen_part.note
+
+
+def test_each_call_gets_only_the_time_left_so_a_hung_call_cannot_overrun_the_budget(
+    worlds: dict[str, World],
+) -> None:
+    """The first call answers at once (a tool call), the second hangs: it is given what is
+    left of the 1.5 s budget, not a fresh 1.5 s, and the rules answer in time."""
+    world = worlds["concept_drift"]
+    script = [{"tool_calls": [("get_feature_drift", {"limit": 3})]}, {"sleep": 10}]
+    started = time.monotonic()
+    with scripted_openai(script) as server:
+        outcome = diagnose(
+            world.incident,
+            world.evidence,
+            model=chat(server, timeout=30),
+            tools=build_tools(world.engine, world.incident, NOW),
+            phase="triage",
+            budget_s=1.5,
+        )
+    assert time.monotonic() - started < 2.5
+    assert outcome.diagnosis.diagnosed_by == "rules"
+    assert "no answer within the diagnosis budget (1.5 s)" in outcome.note
+    assert outcome.usage.calls == 2 and outcome.usage.tool_calls == 1
+
+
+def test_a_spent_budget_asks_the_model_nothing(worlds: dict[str, World]) -> None:
+    world = worlds["benign"]
+    with scripted_openai([]) as server:
+        outcome = diagnose(
+            world.incident,
+            world.evidence,
+            model=chat(server),
+            tools=[],
+            phase="triage",
+            budget_s=0,
+        )
+    assert server.served == 0 and outcome.usage.calls == 0
+    assert outcome.diagnosis.category == RootCauseCategory.benign
+    assert "diagnosis budget" in outcome.note
 
 
 def test_a_server_failing_every_call_still_gives_every_scenario_its_category(
