@@ -4,11 +4,11 @@ outside world; every side effect goes through the action ledger (exactly once pe
 incident, action and target).
 
 Seams the graph calls:
-    execute(engine, settings, incident, action, *, now, approved_by=None, context=None)
-    post_resolution(engine, settings, incident, *, now, root_cause, resolution)
-    publish_postmortem(engine, settings, incident, markdown, *, now)
-    deliver_pending(engine, settings, *, now) -> DeliveryReport
-    sweep(engine, settings, *, now) -> list[ActionResult]
+    execute(stores, settings, incident, action, *, now, approved_by=None, context=None)
+    post_resolution(stores, settings, incident, *, now, root_cause, resolution)
+    publish_postmortem(stores, settings, incident, markdown, *, now)
+    deliver_pending(state_engine, settings, *, now) -> DeliveryReport
+    sweep(stores, settings, *, now) -> list[ActionResult]
     format_alert_message(incident, alerts=None, diagnosis=None) / format_resolution_message(...)
 Each also takes keyword-only `senders=` / `policy=` (built from settings by default), which
 is how tests point the clients at local stand-in servers.
@@ -17,8 +17,7 @@ is how tests point the clients at local stand-in servers.
 from __future__ import annotations
 
 from datetime import datetime
-
-import sqlalchemy as sa
+from typing import Any
 
 from agentops.actions import messaging, sla
 from agentops.actions.clients import Senders, build_senders
@@ -28,12 +27,76 @@ from agentops.actions.formats import format_alert_message, format_resolution_mes
 from agentops.actions.outbox import list_outbox
 from agentops.actions.policy import Policy, load_policy
 from agentops.actions.runtime import Runtime
-from agentops.domain import ActionResult, Incident
+from agentops.domain import Action, ActionResult, Incident
 from agentops.settings import Settings
+from agentops.store import Stores
+
+
+def page_incident(
+    stores: Stores,
+    settings: Settings,
+    incident: Incident,
+    *,
+    now: datetime,
+    senders: Senders | None = None,
+    policy: Policy | None = None,
+) -> ActionResult:
+    """The alert at detection (see `messaging.page`): once per incident, no model involved."""
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
+    return messaging.page(rt, incident)
+
+
+def page_storm(
+    stores: Stores,
+    settings: Settings,
+    parent: Incident,
+    members: list[Incident],
+    cause: str,
+    *,
+    now: datetime,
+    senders: Senders | None = None,
+    policy: Policy | None = None,
+) -> ActionResult:
+    """One page for a storm (see `messaging.page_storm`): the cause and every affected model."""
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
+    return messaging.page_storm(rt, parent, members, cause)
+
+
+def post_reply(
+    stores: Stores,
+    settings: Settings,
+    incident: Incident,
+    kind: str,
+    text: str,
+    *,
+    now: datetime,
+    senders: Senders | None = None,
+    policy: Policy | None = None,
+) -> ActionResult:
+    """A reply in the incident's Slack thread, once per `kind`."""
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
+    return messaging.reply(rt, incident, kind, text)
+
+
+def request_approval(
+    stores: Stores,
+    settings: Settings,
+    incident: Incident,
+    action: Action,
+    payload: dict[str, Any],
+    *,
+    approvers: tuple[str, ...],
+    now: datetime,
+    senders: Senders | None = None,
+    policy: Policy | None = None,
+) -> ActionResult:
+    """The approval request with Approve / Reject buttons (see `messaging.approval_request`)."""
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
+    return messaging.approval_request(rt, incident, action, payload, approvers)
 
 
 def post_resolution(
-    engine: sa.Engine,
+    stores: Stores,
     settings: Settings,
     incident: Incident,
     *,
@@ -46,12 +109,12 @@ def post_resolution(
     """`✅ [Resolved] <title> — <model>` with root cause, resolution and time to resolve
     (opened_at to resolved_at, else `now`) in the incident's #ml-alerts thread; for P1 also
     emailed to engineering_manager as the stakeholder update. Exactly once per incident."""
-    rt = Runtime(engine, settings, now=now, senders=senders, policy=policy)
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
     return messaging.post_resolution(rt, incident, root_cause=root_cause, resolution=resolution)
 
 
 def publish_postmortem(
-    engine: sa.Engine,
+    stores: Stores,
     settings: Settings,
     incident: Incident,
     markdown: str,
@@ -63,12 +126,12 @@ def publish_postmortem(
     """Put the post-mortem in the incident's GitHub tracking issue: edits the issue
     `open_github_issue` created, else creates one (labels: severity, category, postmortem).
     Exactly once per incident."""
-    rt = Runtime(engine, settings, now=now, senders=senders, policy=policy)
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
     return messaging.publish_postmortem(rt, incident, markdown)
 
 
 def sweep(
-    engine: sa.Engine,
+    stores: Stores,
     settings: Settings,
     *,
     now: datetime,
@@ -77,7 +140,7 @@ def sweep(
 ) -> list[ActionResult]:
     """Apply the SLA timers to every unresolved incident (see `actions.sla`); returns the
     escalations this sweep made (each breach escalates once, ever)."""
-    rt = Runtime(engine, settings, now=now, senders=senders, policy=policy)
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
     return sla.sweep_incidents(rt)
 
 
@@ -92,7 +155,11 @@ __all__ = [
     "format_resolution_message",
     "list_outbox",
     "load_policy",
+    "page_incident",
+    "page_storm",
+    "post_reply",
     "post_resolution",
     "publish_postmortem",
+    "request_approval",
     "sweep",
 ]

@@ -26,6 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.jitter import Jitter
 
+from agentops.actions.untrusted import header_text
 from agentops.errors import EmailError, GitHubError, SlackError
 from agentops.settings import Settings
 
@@ -47,14 +48,23 @@ class SlackSender:
         self.client = client
 
     def post(
-        self, channel: str, text: str, *, thread_ts: str | None = None, broadcast: bool = False
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+        blocks: list[dict[str, object]] | None = None,
     ) -> SlackPost:
-        """Post `text` to a channel (name or id) or, for a user id, to their DM."""
+        """Post `text` (with Block Kit `blocks`, e.g. approval buttons) to a channel (name or
+        id) or, for a user id, to their DM."""
         try:
             if _is_user_id(channel):
                 opened = self.client.conversations_open(users=channel)
                 channel = str(opened["channel"]["id"])
             kwargs: dict[str, object] = {"channel": channel, "text": text}
+            if blocks:
+                kwargs["blocks"] = blocks
             if thread_ts:
                 kwargs["thread_ts"] = thread_ts
                 if broadcast:
@@ -69,6 +79,21 @@ class SlackSender:
         except (SlackClientError, OSError) as exc:
             raise SlackError(f"cannot reach Slack for {channel}: {exc}") from None
         return SlackPost(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def update(
+        self, channel: str, ts: str, text: str, *, blocks: list[dict[str, object]] | None = None
+    ) -> None:
+        """Replace a posted message (chat.update), e.g. an approval with its decision."""
+        try:
+            kwargs: dict[str, object] = {"channel": channel, "ts": ts, "text": text}
+            if blocks is not None:
+                kwargs["blocks"] = blocks
+            self.client.chat_update(**kwargs)  # type: ignore[arg-type]
+        except SlackApiError as exc:
+            reason = exc.response.get("error") if exc.response is not None else str(exc)
+            raise SlackError(f"Slack refused the update of {channel}/{ts}: {reason}") from None
+        except (SlackClientError, OSError) as exc:
+            raise SlackError(f"cannot reach Slack to update {channel}/{ts}: {exc}") from None
 
 
 def _is_user_id(target: str) -> bool:
@@ -114,12 +139,16 @@ class EmailSender:
         self.settings = settings
 
     def send(self, *, to: str, subject: str, text: str) -> str:
-        """Send one plain-text email; returns its Message-ID."""
+        """Send one plain-text email; returns its Message-ID. The subject is made one line
+        (a CR/LF from a model or a table could otherwise add a `Bcc:` header); an address
+        with a line break in it is refused."""
         cfg = self.settings
+        if any(c in to for c in "\r\n"):
+            raise EmailError(f"refused an email address with a line break in it: {to!r}")
         message = EmailMessage()
         message["From"] = cfg.email_from
         message["To"] = to
-        message["Subject"] = subject
+        message["Subject"] = header_text(subject)
         message["Message-ID"] = make_msgid(domain=cfg.email_from.rpartition("@")[2] or None)
         message.set_content(text)
         try:

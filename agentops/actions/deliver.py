@@ -27,7 +27,7 @@ from agentops.settings import Settings
 from agentops.store import ledger
 from agentops.store.load import to_db_time
 from agentops.store.queries import as_row
-from agentops.store.tables import messages
+from agentops.store.state_tables import messages
 
 LEASE = timedelta(minutes=5)
 
@@ -147,7 +147,11 @@ def _send(engine: sa.Engine, senders: Senders, row: dict[str, Any]) -> str:
             if root is not None and root["status"] == "sent" and root.get("external_ref"):
                 target, _, thread_ts = str(root["external_ref"]).partition(":")
         post = senders.slack.post(
-            target, row["text"], thread_ts=thread_ts, broadcast=bool(meta.get("broadcast"))
+            target,
+            row["text"],
+            thread_ts=thread_ts,
+            broadcast=bool(meta.get("broadcast")),
+            blocks=meta.get("blocks"),
         )
         return f"{post.channel}:{post.ts}"
     if channel == "github":
@@ -185,7 +189,7 @@ def _existing_issue(engine: sa.Engine, row: dict[str, Any]) -> int | None:
                     messages.c.message_id != row["message_id"],
                     messages.c.created_at <= to_db_time(row["created_at"], what="created_at"),
                 )
-                .order_by(messages.c.created_at, messages.c.message_id)
+                .order_by(messages.c.created_at, messages.c.seq, messages.c.message_id)
             ).mappings()
         ]
     for other in earlier:

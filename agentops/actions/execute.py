@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from agentops.actions import messaging, remediate
 from agentops.actions.clients import Senders
 from agentops.actions.policy import Policy
@@ -22,6 +20,7 @@ from agentops.actions.runtime import Runtime
 from agentops.domain import Action, ActionResult, ActionType, EscalationTarget, Incident
 from agentops.errors import ApprovalError
 from agentops.settings import Settings
+from agentops.store import Stores
 
 Handler = Callable[[Runtime, Incident, Action, str | None], ActionResult]
 HANDLERS: dict[ActionType, Handler] = {
@@ -36,13 +35,14 @@ HANDLERS: dict[ActionType, Handler] = {
 
 
 def execute(
-    engine: sa.Engine,
+    stores: Stores,
     settings: Settings,
     incident: Incident,
     action: Action,
     *,
     now: datetime,
     approved_by: str | None = None,
+    approved_via: str | None = None,
     context: dict[str, Any] | None = None,
     senders: Senders | None = None,
     policy: Policy | None = None,
@@ -51,16 +51,25 @@ def execute(
     `replayed=True`.
 
     - Approval-required types (rollback_model, retrain_model, scale_infrastructure) raise
-      `ApprovalError` unless `approved_by` is one of settings.approvers (AGENTOPS_APPROVERS).
+      `ApprovalError` unless `approved_by` is a configured approver of that action.
     - An action code refuses (an unknown escalation target, a model other than the
       incident's) comes back `skipped` with the reason, and is not recorded.
     - `context` may carry `diagnosis` (a Diagnosis or its dict: root cause and category for
       messages and issue labels) and `top_features` ([{"feature": "V14", "psi": 0.8}, ...],
       the "Top features" of the Slack alert).
+    - `approved_via` records how the approver was identified (cli, server, slack, ...).
     - `senders` / `policy` default to those built from `settings` (tests inject stand-ins).
     """
-    runtime = Runtime(engine, settings, now=now, senders=senders, policy=policy, context=context)
-    _check_approval(settings, action, approved_by)
+    runtime = Runtime(
+        stores,
+        settings,
+        now=now,
+        senders=senders,
+        policy=policy,
+        context=context,
+        approved_via=approved_via,
+    )
+    _check_approval(runtime, action, approved_by)
     key = action.key(incident.incident_id)
     refusal = _refusal(incident, action)
     if refusal:
@@ -70,18 +79,20 @@ def execute(
     return HANDLERS[action.type](runtime, incident, action, approved_by)
 
 
-def _check_approval(settings: Settings, action: Action, approved_by: str | None) -> None:
+def _check_approval(rt: Runtime, action: Action, approved_by: str | None) -> None:
+    """Code checks again what the graph checked: the approver is configured for this action
+    (the policy file's `approvers`, else AGENTOPS_APPROVERS)."""
     if not action.requires_approval:
         return
     if not approved_by:
         raise ApprovalError(
             f"{action.type.value} on {action.target} needs a person's approval; none was given"
         )
-    if approved_by not in settings.approvers:
-        allowed = ", ".join(settings.approvers) or "nobody (AGENTOPS_APPROVERS is empty)"
+    allowed = rt.policy.people.approvers_for(action.type, rt.settings.approvers)
+    if approved_by not in allowed:
+        listed = ", ".join(allowed) or "nobody (set `approvers` in the policy file)"
         raise ApprovalError(
-            f"{approved_by!r} may not approve {action.type.value}: approvers are {allowed}; "
-            "add them to AGENTOPS_APPROVERS"
+            f"{approved_by!r} may not approve {action.type.value}: approvers are {listed}"
         )
 
 

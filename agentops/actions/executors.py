@@ -1,6 +1,6 @@
-"""The approval-required actions' work: rollback in MODEL_REGISTRY, retraining jobs,
-scaling. Each function does the work and reports an `Outcome`; `actions.execute` wraps them
-in the ledger and escalates a failure.
+"""The approval-required actions' work: retraining jobs and scaling (rollback goes through
+the model registry port, `actions.registry`). Each function does the work and reports an
+`Outcome`; `actions.execute` wraps them in the ledger and escalates a failure.
 
 A trigger (AGENTOPS_RETRAIN_COMMAND / _WEBHOOK, AGENTOPS_SCALE_COMMAND / _WEBHOOK) receives
 the job as JSON: on stdin for a command (run without a shell), as the POST body for a
@@ -22,9 +22,8 @@ import sqlalchemy as sa
 
 from agentops.clock import iso, parse_instant
 from agentops.domain import Incident
-from agentops.store import queries
 from agentops.store.load import to_db_time
-from agentops.store.tables import deployments, model_registry, retrain_jobs
+from agentops.store.state_tables import retrain_jobs
 
 TRIGGER_TIMEOUT_S = 600
 DEFAULT_LOOKBACK_DAYS = 28
@@ -35,87 +34,6 @@ class Outcome:
     ok: bool
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
-
-
-class _VerifyFailed(Exception):
-    pass
-
-
-# ---- rollback ------------------------------------------------------------------------------
-def rollback(
-    conn: sa.Connection,
-    incident: Incident,
-    *,
-    now: datetime,
-    to_version: str | None,
-    approved_by: str | None,
-) -> Outcome:
-    """Make the previous good version (or `to_version`) the only active one, mark the version
-    it replaces `bad`, record the change in DEPLOYMENTS, and verify by reading back."""
-    model = incident.model_name
-    rows = queries.registry(conn, model)  # newest promotion first
-    active = [r for r in rows if r["active"]]
-    if not active:
-        return Outcome(False, f"MODEL_REGISTRY has no active version of {model}")
-    current = active[0]
-    if to_version is None:
-        older = [
-            r
-            for r in rows
-            if r["model_version"] != current["model_version"]
-            and (r.get("status") or "good") == "good"
-            and (
-                r.get("promoted_at") is None
-                or current.get("promoted_at") is None
-                or r["promoted_at"] < current["promoted_at"]
-            )
-        ]
-        if not older:
-            return Outcome(
-                False, f"no earlier good version of {model} in MODEL_REGISTRY to roll back to"
-            )
-        to_version = str(older[0]["model_version"])
-    elif not any(r["model_version"] == to_version for r in rows):
-        return Outcome(False, f"version {to_version} of {model} is not in MODEL_REGISTRY")
-    if to_version == current["model_version"]:
-        return Outcome(False, f"{model} {to_version} is already the active version")
-    try:
-        with conn.begin_nested():
-            where = model_registry.c.model_name == model
-            conn.execute(model_registry.update().where(where).values(active=False))
-            conn.execute(
-                model_registry.update()
-                .where(where, model_registry.c.model_version == current["model_version"])
-                .values(status="bad")
-            )
-            conn.execute(
-                model_registry.update()
-                .where(where, model_registry.c.model_version == to_version)
-                .values(active=True, status="good", promoted_at=to_db_time(now, what="now"))
-            )
-            after = [r["model_version"] for r in queries.registry(conn, model) if r["active"]]
-            if after != [to_version]:
-                raise _VerifyFailed(f"after the switch the active versions are {after}")
-            conn.execute(
-                deployments.insert().values(
-                    deployment_id=f"rollback-{incident.incident_id}",
-                    model_name=model,
-                    model_version=to_version,
-                    previous_version=current["model_version"],
-                    deployed_at=to_db_time(now, what="now"),
-                    deployed_by=approved_by or "agentops",
-                    description=f"rollback for {incident.incident_id}",
-                    status="succeeded",
-                )
-            )
-    except _VerifyFailed as exc:
-        return Outcome(False, f"rollback of {model} not verified: {exc}; nothing changed")
-    return Outcome(
-        True,
-        f"{model} rolled back {current['model_version']} -> {to_version}; "
-        f"verified: {to_version} is the only active version",
-        {"from_version": current["model_version"], "to_version": to_version},
-    )
 
 
 # ---- retraining ----------------------------------------------------------------------------

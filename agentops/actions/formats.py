@@ -23,6 +23,11 @@ Resolution::
     Root cause: Vendor API format change affecting V14
     Resolution: Retrained model with updated feature pipeline
     Time to resolve: 45 minutes
+
+Every message is built from untrusted parts (model and feature names from the tables, a
+model's or a pipeline note's words), so each function returns its text neutralised for the
+reader it is for (`untrusted.py`): Slack texts escaped, GitHub texts without live mentions or
+issue references, email subjects on one line.
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from agentops.actions.untrusted import github_text, header_text, quote, slack_text
 from agentops.clock import iso
 from agentops.domain import Alert, AlertType, Diagnosis, EscalationTarget, Incident, Severity
 
 TITLE_ORDER: tuple[tuple[AlertType, str], ...] = (
     (AlertType.service_down, "Service Down"),
+    (AlertType.no_data, "No Data"),
     (AlertType.error_rate, "Error Rate"),
     (AlertType.feature_drift, "Model Drift"),
     (AlertType.model_performance, "Model Performance"),
@@ -55,8 +62,16 @@ METRIC_LABEL = {
     "out_of_range_rate": "Out-of-range rate",
     "schema_errors": "Schema errors",
     "psi": "PSI",
+    "hours_since_last_window": "Hours since the last metrics window",
 }
 TOP_FEATURES = 3
+NAME_LIMIT = 120  # a model or feature name from the tables, as a message shows it
+
+
+def one_line(name: str) -> str:
+    """A name from the tables on one line: a line break in it must not start a line that
+    reads like the system's own (a fake "Approving runs ..." or "Root cause: ...")."""
+    return quote(name, NAME_LIMIT)
 
 
 def number(value: float | str | None) -> str:
@@ -64,7 +79,7 @@ def number(value: float | str | None) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, str):
-        return value
+        return one_line(value)
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text or "0"
 
@@ -104,7 +119,7 @@ def _drift_lines(
         lines.append(f"Drift score: {number(worst.value)} (threshold: {number(worst.threshold)})")
     features = top_features(alerts, diagnosis_features)
     if features:
-        listed = ", ".join(f"{name} (PSI={number(psi)})" for name, psi in features)
+        listed = ", ".join(f"{one_line(name)} (PSI={number(psi)})" for name, psi in features)
         lines.append(f"Top features: {listed}")
     return lines
 
@@ -112,7 +127,7 @@ def _drift_lines(
 def _metric_line(alert: Alert) -> str:
     label = METRIC_LABEL.get(alert.metric, alert.metric)
     if alert.component != "model":
-        label = f"{label} {alert.component}"
+        label = f"{label} {one_line(alert.component)}"
     if alert.type is AlertType.service_down:
         return f"{label}: {number(alert.value)}"
     return f"{label}: {number(alert.value)} (threshold: {number(alert.threshold)})"
@@ -134,7 +149,8 @@ def format_alert_message(
     types = [a.type for a in chosen] or list(incident.alert_types)
     title = alert_title(chosen, types)
     severity = Severity.highest([a.severity for a in chosen]) if chosen else incident.severity
-    lines = [f"🚨 [{severity.value}] {title} {SEVERITY_WORD[severity]} — {incident.model_name}"]
+    model = one_line(incident.model_name)
+    lines = [f"🚨 [{severity.value}] {title} {SEVERITY_WORD[severity]} — {model}"]
     ordered = sorted(
         chosen,
         key=lambda a: (next(i for i, (t, _) in enumerate(TITLE_ORDER) if t is a.type), a.component),
@@ -154,7 +170,68 @@ def format_alert_message(
     if diagnosis is not None:
         lines.append(f"Suspected root cause: {diagnosis.root_cause}")
     lines.append("Investigating automatically...")
-    return "\n".join(lines)
+    return slack_text("\n".join(lines))
+
+
+def format_finding(incident: Incident, diagnosis: Diagnosis, phase: str) -> str:
+    """A thread reply with what triage or investigation found."""
+    word = "Triage" if phase == "triage" else "Investigation"
+    text = (
+        f"{word} ({diagnosis.diagnosed_by}): {diagnosis.category.value} "
+        f"(confidence {diagnosis.confidence:.2f}) — {diagnosis.root_cause}"
+    )
+    if diagnosis.refused:
+        text += "\nRefused model claims: " + "; ".join(quote(r, 200) for r in diagnosis.refused)
+    return slack_text(text)
+
+
+def format_plan(incident: Incident, steps: Sequence[tuple[str, str, bool]]) -> str:
+    """A thread reply with the remediation plan: (action, target, needs approval) per step."""
+    lines = [f"Plan for {incident.incident_id}:"]
+    for kind, target, gated in steps:
+        lines.append(f"• {kind} → {target}" + (" (needs approval)" if gated else ""))
+    return slack_text("\n".join(lines))
+
+
+def format_approval_request(incident: Incident, action: Any, payload: dict[str, Any]) -> str:
+    """What an approver reads. The first two lines are the system's: what runs, on what, with
+    which parameters, and that nothing else is approved. A model's words come after them,
+    quoted, attributed and capped (`payload["model_says"]`), never in those lines."""
+    params = ", ".join(f"{k}={one_line(str(v))}" for k, v in sorted((action.params or {}).items()))
+    target = one_line(action.target)
+    lines = [
+        f"🔐 Approval needed — {action.type.value} → {target} "
+        f"({incident.incident_id}, {incident.severity.value}, {one_line(incident.model_name)})",
+        f"Approving runs {action.type.value} on {target} once"
+        + (f" with {params}" if params else "")
+        + "; nothing else is approved.",
+        f"Diagnosis: {payload.get('category') or '?'} by {payload.get('diagnosed_by') or '?'}",
+    ]
+    said = payload.get("model_says")
+    if isinstance(said, dict) and said.get("text"):
+        lines.append(
+            f"The model ({said.get('by') or '?'}) says, unverified: “{quote(str(said['text']))}”"
+        )
+    else:
+        lines.append(f"Why: {quote(str(payload.get('why') or action.reason), 600)}")
+    lines.append(f"Risk: {payload.get('risk') or 'see the runbook'}")
+    evidence = payload.get("evidence") or []
+    if evidence:
+        lines.append(
+            "Evidence: " + "; ".join(quote(str(e.get("summary")), 160) for e in evidence[:3])
+        )
+    approvers = payload.get("approvers") or []
+    lines.append(
+        "Approvers: " + (", ".join(approvers) if approvers else "none configured (set approvers)")
+    )
+    lines.append("Approve runs it once; Reject hands the incident to the ML team lead.")
+    return slack_text("\n".join(lines))
+
+
+def minutes_text(start: datetime, end: datetime) -> str:
+    """'45 minutes', '125 minutes', '1 minute': the seed's form, in minutes."""
+    minutes = max(0, round((end - start).total_seconds() / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def duration_text(start: datetime, end: datetime) -> str:
@@ -172,13 +249,15 @@ def format_resolution_message(
 ) -> str:
     """The runbook's Slack resolution message; time to resolve runs from `opened_at`."""
     title = alert_title(incident.alerts, incident.alert_types)
-    return "\n".join(
-        [
-            f"✅ [Resolved] {title} — {incident.model_name}",
-            f"Root cause: {root_cause}",
-            f"Resolution: {resolution}",
-            f"Time to resolve: {duration_text(incident.opened_at, resolved_at)}",
-        ]
+    return slack_text(
+        "\n".join(
+            [
+                f"✅ [Resolved] {title} — {one_line(incident.model_name)}",
+                f"Root cause: {root_cause}",
+                f"Resolution: {resolution}",
+                f"Time to resolve: {minutes_text(incident.opened_at, resolved_at)}",
+            ]
+        )
     )
 
 
@@ -193,7 +272,7 @@ def format_escalation_message(
     """The Slack DM (and email body) that hands an incident to a person."""
     title = alert_title(incident.alerts, incident.alert_types)
     lines = [
-        f"⚠️ [{incident.severity.value}] Escalation to {who} — {incident.model_name}",
+        f"⚠️ [{incident.severity.value}] Escalation to {who} — {one_line(incident.model_name)}",
         f"Incident: {incident.incident_id} ({title}, opened {iso(incident.opened_at)}, "
         f"status {incident.status.value})",
         f"Why you: {reason}",
@@ -202,12 +281,13 @@ def format_escalation_message(
     if cause:
         lines.append(f"Root cause so far: {cause}")
     lines.append(f"Details: agentops incidents show {incident.incident_id}")
-    return "\n".join(lines)
+    return slack_text("\n".join(lines))
 
 
 def escalation_subject(incident: Incident, who: str) -> str:
+    """One header line: a model name with a CR/LF in it cannot add a header."""
     title = alert_title(incident.alerts, incident.alert_types)
-    return (
+    return header_text(
         f"[{incident.severity.value}] {incident.incident_id} escalated to {who}: "
         f"{title} — {incident.model_name}"
     )
@@ -215,7 +295,11 @@ def escalation_subject(incident: Incident, who: str) -> str:
 
 def github_title(incident: Incident) -> str:
     title = alert_title(incident.alerts, incident.alert_types)
-    return f"[{incident.severity.value}] {incident.incident_id}: {title} — {incident.model_name}"
+    return header_text(
+        github_text(
+            f"[{incident.severity.value}] {incident.incident_id}: {title} — {incident.model_name}"
+        )
+    )
 
 
 def github_labels(incident: Incident, category: str | None) -> list[str]:
@@ -229,7 +313,7 @@ def github_labels(incident: Incident, category: str | None) -> list[str]:
 def github_body(incident: Incident, diagnosis: Diagnosis | None = None) -> str:
     """The tracking issue before the post-mortem exists: what fired, what is suspected."""
     lines = [
-        f"## {incident.incident_id} — {incident.model_name}",
+        f"## {incident.incident_id} — {one_line(incident.model_name)}",
         "",
         f"- Severity: {incident.severity.value}",
         f"- Opened: {iso(incident.opened_at)}",
@@ -245,4 +329,28 @@ def github_body(incident: Incident, diagnosis: Diagnosis | None = None) -> str:
     lines += ["", "### Alerts", ""]
     lines += [f"- {a.severity.value} {a.type.value} {_metric_line(a)}" for a in incident.alerts]
     lines += ["", "The post-mortem replaces this body once the incident is resolved."]
-    return "\n".join(lines)
+    return github_text("\n".join(lines))
+
+
+STORM_LIST_MAX = 20
+
+
+def format_storm_page(parent: Incident, members: Sequence[Incident], cause: str) -> str:
+    """One page for many models broken by one upstream failure: the cause and each model's
+    incident (the first STORM_LIST_MAX of them, worst first), answered in this thread."""
+    ranked = sorted(members, key=lambda i: (i.severity.value, i.model_name))
+    lines = [
+        f"🚨 [{parent.severity.value}] Upstream failure {SEVERITY_WORD[parent.severity]} — "
+        f"{len(members)} models ({one_line(cause)})",
+        f"Incident: {parent.incident_id}; each model's incident is handled in this thread.",
+    ]
+    for incident in ranked[:STORM_LIST_MAX]:
+        title = alert_title(incident.alerts, incident.alert_types)
+        lines.append(
+            f"• {one_line(incident.model_name)} — {incident.incident_id} "
+            f"[{incident.severity.value}] {title}"
+        )
+    if len(ranked) > STORM_LIST_MAX:
+        lines.append(f"… and {len(ranked) - STORM_LIST_MAX} more (`agentops incidents list`)")
+    lines.append("Investigating automatically...")
+    return slack_text("\n".join(lines))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentops.actions import formats
-from agentops.actions.outbox import OutgoingMessage
+from agentops.actions.outbox import OutgoingMessage, thread_root
 from agentops.actions.runtime import Runtime, replay, send_messages
 from agentops.domain import (
     Action,
@@ -20,17 +20,75 @@ from agentops.domain import (
 from agentops.store import ledger, queries
 
 
+def page(rt: Runtime, incident: Incident) -> ActionResult:
+    """The alert at detection, before any model is asked anything: the seed's format ending
+    "Investigating automatically...", in #ml-alerts. It opens the incident's Slack thread;
+    findings, the plan, approvals, escalations and the resolution follow as replies. Once
+    per incident (and again only for a reopened one)."""
+    channel = rt.policy.ml_alerts_channel
+    action = Action(type=ActionType.notify_slack, target=channel, reason="page at detection")
+    key = f"{incident.incident_id}|page|{channel}"
+    if incident.parent_id:  # the storm's page named this model already: nothing to send
+        return send_messages(rt, incident, action, key, [], note="paged with its storm")
+    text = formats.format_alert_message(incident, incident.alerts)
+    meta = {"ledger_key": key, "blocks": incident_control_blocks(text, incident.incident_id)}
+    message = OutgoingMessage(key, incident.incident_id, "slack", channel, text, meta=meta)
+    return send_messages(rt, incident, action, key, [message])
+
+
+def reply(rt: Runtime, incident: Incident, kind: str, text: str) -> ActionResult:
+    """One reply in the incident's #ml-alerts thread (`kind` names it in the ledger); a
+    storm's incident replies in the storm's thread."""
+    channel = rt.policy.ml_alerts_channel
+    action = Action(type=ActionType.notify_slack, target=channel, reason=kind)
+    key = f"{incident.incident_id}|reply|{kind}"
+    meta: dict[str, Any] = {"ledger_key": key}
+    if incident.parent_id:
+        meta["thread_incident"] = incident.parent_id
+        text = f"{incident.model_name} ({incident.incident_id}): {text}"
+    message = OutgoingMessage(key, incident.incident_id, "slack", channel, text, meta=meta)
+    return send_messages(rt, incident, action, key, [message])
+
+
+def page_storm(rt: Runtime, parent: Incident, members: list[Incident], cause: str) -> ActionResult:
+    """One page for a storm: the cause and the affected models, opening the thread its
+    models' incidents reply in."""
+    channel = rt.policy.ml_alerts_channel
+    action = Action(type=ActionType.notify_slack, target=channel, reason="storm page")
+    key = f"{parent.incident_id}|page|{channel}"
+    text = formats.format_storm_page(parent, members, cause)
+    message = OutgoingMessage(
+        key, parent.incident_id, "slack", channel, text, meta={"ledger_key": key}
+    )
+    return send_messages(rt, parent, action, key, [message])
+
+
 def notify_slack(
     rt: Runtime, incident: Incident, action: Action, approved_by: str | None
 ) -> ActionResult:
+    """The plan's notification. In a channel that already holds the incident's thread (the
+    page), a reply with the diagnosis and the plan; elsewhere the alert, with the suspected
+    root cause (#data-alerts gets the data-quality part)."""
     channel = rt.policy.resolve_channel(action.target)
     alerts: list[Alert] = list(incident.alerts)
     if channel == rt.policy.data_alerts_channel:
         # #data-alerts is for data engineering: the data-quality part of the incident
         alerts = [a for a in alerts if a.type is AlertType.data_quality] or alerts
-    text = formats.format_alert_message(
-        incident, alerts, rt.diagnosis, top_drifted=rt.context.get("top_features")
-    )
+    with rt.state.connect() as conn:
+        owner = incident.parent_id or incident.incident_id
+        threaded = thread_root(conn, owner, channel) is not None
+    diagnosis = rt.diagnosis
+    if threaded and diagnosis is not None:
+        # the investigation's finding is in the thread already: the plan is what is new
+        steps = rt.context.get("plan_steps") or []
+        if steps:
+            text = formats.format_plan(incident, [tuple(s) for s in steps])
+        else:
+            text = formats.format_finding(incident, diagnosis, "investigate")
+    else:
+        text = formats.format_alert_message(
+            incident, alerts, diagnosis, top_drifted=rt.context.get("top_features")
+        )
     key = action.key(incident.incident_id)
     message = OutgoingMessage(
         key, incident.incident_id, "slack", channel, text, meta={"ledger_key": key}
@@ -41,9 +99,11 @@ def notify_slack(
 def escalation_messages(
     rt: Runtime, incident: Incident, target: EscalationTarget, key: str, reason: str
 ) -> tuple[list[OutgoingMessage], str]:
-    """A Slack DM to the person (or, with no Slack user configured, a mention in the
-    incident's #ml-alerts thread) plus an email for P1 incidents and management."""
-    contact = rt.policy.contact(target)
+    """A Slack DM to each person holding the role (or a post in the role's channel); an
+    email to those without Slack, and for P1 incidents and management; with nobody
+    reachable on Slack, a post in the incident's #ml-alerts thread saying who must be told."""
+    recipients = rt.policy.recipients(target)
+    channel = rt.policy.role_channel(target)
     who = rt.policy.display_name(target)
     diagnosis = rt.diagnosis
     text = formats.format_escalation_message(
@@ -54,39 +114,63 @@ def escalation_messages(
         root_cause=diagnosis.root_cause if diagnosis else None,
     )
     meta = {"ledger_key": key, "escalation": target.value}
-    notes = []
-    if contact.slack:
-        slack = OutgoingMessage(
-            f"{key}#dm", incident.incident_id, "slack", contact.slack, text, meta=meta
+    notes: list[str] = []
+    out: list[OutgoingMessage] = []
+    emailed: set[str] = set()
+    wants_email = rt.policy.needs_email(target, incident.severity)
+
+    def email(address: str, suffix: str) -> None:
+        if address in emailed:
+            return
+        emailed.add(address)
+        subject = formats.escalation_subject(incident, who)
+        out.append(
+            OutgoingMessage(
+                f"{key}#email:{suffix}", incident.incident_id, "email", address, text, subject, meta
+            )
         )
-    else:
-        notes.append(f"no Slack user for {target.value} (set contacts.{target.value}.slack)")
-        slack = OutgoingMessage(
-            f"{key}#dm",
-            incident.incident_id,
-            "slack",
-            rt.policy.ml_alerts_channel,
-            f"{text}\n(No Slack user is configured for {who}; set contacts.{target.value}.slack "
-            "in the policy file.)",
-            meta=meta,
-        )
-    out = [slack]
-    if rt.policy.needs_email(target, incident.severity):
-        if contact.email:
-            subject = formats.escalation_subject(incident, who)
+
+    for name, contact in recipients:
+        if contact.slack:
             out.append(
                 OutgoingMessage(
-                    f"{key}#email",
+                    f"{key}#dm:{name}",
                     incident.incident_id,
-                    "email",
-                    contact.email,
+                    "slack",
+                    contact.slack,
                     text,
-                    subject,
-                    meta,
+                    meta=meta,
                 )
             )
-        else:
-            notes.append(f"no email for {target.value} (set contacts.{target.value}.email)")
+        if contact.email and (wants_email or not contact.slack):
+            email(contact.email, name)
+    if channel is not None and channel.slack:
+        out.append(
+            OutgoingMessage(
+                f"{key}#channel", incident.incident_id, "slack", channel.slack, text, meta=meta
+            )
+        )
+    if channel is not None and channel.email and wants_email:
+        email(channel.email, "channel")
+    if not any(m.channel == "slack" for m in out):
+        missing = (
+            f"nobody holds {target.value} (set roles.{target.value} in the policy file)"
+            if not recipients and channel is None
+            else f"no Slack user for {who} (set contacts.<name>.slack)"
+        )
+        notes.append(missing)
+        out.append(
+            OutgoingMessage(
+                f"{key}#dm",
+                incident.incident_id,
+                "slack",
+                rt.policy.ml_alerts_channel,
+                f"{text}\n(Needs {who}: {missing}; please tell them.)",
+                meta=meta,
+            )
+        )
+    if wants_email and not emailed:
+        notes.append(f"no email for {target.value}")
     return out, "; ".join(notes)
 
 
@@ -103,7 +187,8 @@ def escalate(
     rt: Runtime, incident: Incident, action: Action, approved_by: str | None
 ) -> ActionResult:
     target = EscalationTarget(action.target)
-    key = action.key(incident.incident_id)
+    # a storm's incidents tell a person once per reason for the whole storm
+    key = action.key(incident.parent_id or incident.incident_id)
     reason = action.reason or MATRIX_REASON[target]
     outgoing, note = escalation_messages(rt, incident, target, key, reason)
     return send_messages(rt, incident, action, key, outgoing, approved_by=approved_by, note=note)
@@ -132,13 +217,14 @@ def log_metrics(
 ) -> ActionResult:
     """Record the incident's metrics snapshot in the ledger (no outside call)."""
     key = action.key(incident.incident_id)
-    with rt.engine.begin() as conn:
+    with rt.monitoring.connect() as conn:
+        latest = queries.latest_complete_windows(conn, rt.now, incident.model_name)
+    with rt.state.begin() as conn:
         claim = ledger.claim_action(
             conn, action, incident.incident_id, now=rt.now, approved_by=approved_by
         )
         if not claim.fresh:
             return replay(claim.row, action, key)
-        latest = queries.latest_complete_windows(conn, rt.now, incident.model_name)
         window: dict[str, Any] = dict(latest[0]) if latest else {}
         snapshot: dict[str, Any] = {
             "alerts": [
@@ -228,3 +314,100 @@ def publish_postmortem(rt: Runtime, incident: Incident, markdown: str) -> Action
         {"ledger_key": key, "labels": [*labels, "postmortem"]},
     )
     return send_messages(rt, incident, action, key, [message])
+
+
+APPROVE_ACTION_ID = "agentops_approve"
+REJECT_ACTION_ID = "agentops_reject"
+
+
+def approval_blocks(text: str, action_key: str) -> list[dict[str, Any]]:
+    """Block Kit: the request, then Approve / Reject buttons whose value is the ledger key
+    of the action (it names the incident), answered at `POST /slack/interactions`."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+        {
+            "type": "actions",
+            "block_id": "agentops_approval",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "style": "primary",
+                    "action_id": APPROVE_ACTION_ID,
+                    "value": action_key,
+                },
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Reject"},
+                    "style": "danger",
+                    "action_id": REJECT_ACTION_ID,
+                    "value": action_key,
+                },
+            ],
+        },
+    ]
+
+
+def approval_request(
+    rt: Runtime,
+    incident: Incident,
+    action: Action,
+    payload: dict[str, Any],
+    approvers: tuple[str, ...],
+) -> ActionResult:
+    """The approval request in the incident's #ml-alerts thread and as a DM to each approver
+    with a Slack user, with Approve / Reject buttons. Once per action."""
+    key = action.key(incident.incident_id)
+    ledger_key = f"{key}|approval_request"
+    text = formats.format_approval_request(incident, action, payload)
+    meta = {"ledger_key": ledger_key, "blocks": approval_blocks(text, key), "approval": key}
+    channel = rt.policy.ml_alerts_channel
+    outgoing = [
+        OutgoingMessage(ledger_key, incident.incident_id, "slack", channel, text, meta=meta)
+    ]
+    for name in approvers:
+        contact = rt.policy.people.contact(name)
+        if contact.slack:
+            outgoing.append(
+                OutgoingMessage(
+                    f"{ledger_key}#dm:{name}",
+                    incident.incident_id,
+                    "slack",
+                    contact.slack,
+                    text,
+                    meta=meta,
+                )
+            )
+    notice = Action(type=ActionType.notify_slack, target=channel, reason="approval request")
+    return send_messages(rt, incident, notice, ledger_key, outgoing)
+
+
+# ---- the page's buttons: a person takes the incident, or confirms the upstream fix -----------
+ACK_ACTION_ID = "agentops_ack"
+CONFIRM_FIX_ACTION_ID = "agentops_confirm_fix"
+
+
+def incident_control_blocks(text: str, incident_id: str) -> list[dict[str, Any]]:
+    """Block Kit for the page: the alert, then Acknowledge (take ownership) and Upstream
+    fix confirmed buttons whose value is the incident id (`POST /slack/interactions`)."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+        {
+            "type": "actions",
+            "block_id": "agentops_controls",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Acknowledge"},
+                    "action_id": ACK_ACTION_ID,
+                    "value": incident_id,
+                },
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Upstream fix confirmed"},
+                    "action_id": CONFIRM_FIX_ACTION_ID,
+                    "value": incident_id,
+                },
+            ],
+        },
+    ]

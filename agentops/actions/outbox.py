@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from agentops.clock import iso
 from agentops.store.load import to_db_time
 from agentops.store.queries import as_row
-from agentops.store.tables import messages
+from agentops.store.state_tables import messages
 
 Channel = Literal["slack", "github", "email"]
 MAX_ATTEMPTS = 8
@@ -50,7 +50,9 @@ def enqueue(
     """
     meta = dict(message.meta)
     if message.channel == "slack":
-        root = thread_root(conn, message.incident_id, message.target)
+        # a storm's incidents reply in the storm's thread (`thread_incident`: its parent)
+        owner = str(meta.get("thread_incident") or message.incident_id)
+        root = thread_root(conn, owner, message.target)
         if root is not None:
             meta["thread_of"] = root
     row = {
@@ -65,21 +67,31 @@ def enqueue(
         "created_at": to_db_time(now, what="created_at"),
         "sent_at": None if configured else to_db_time(now, what="sent_at"),
         "meta": json.dumps(meta),
+        "seq": _next_seq(conn),
     }
     conn.execute(messages.insert().values(**row))
     return as_row(row)
 
 
+def _next_seq(conn: sa.Connection) -> int:
+    """One past the largest so far: inside the ledger's transaction (the state store's
+    writer lock on SQLite), so the outbox keeps the order messages were written in."""
+    top = conn.execute(sa.select(sa.func.max(messages.c.seq))).scalar()
+    return int(top or 0) + 1
+
+
 def thread_root(conn: sa.Connection, incident_id: str, target: str) -> str | None:
-    """The first Slack message of an incident to `target`: later ones reply in its thread."""
+    """The first Slack message of an incident to `target`: later ones reply in its thread.
+    A storm's thread also starts at the first message one of its incidents posted there."""
+    in_storm = messages.c.meta.like(f'%"thread_incident": "{incident_id}"%')
     rows = conn.execute(
         sa.select(messages.c.message_id, messages.c.meta)
         .where(
-            messages.c.incident_id == incident_id,
+            sa.or_(messages.c.incident_id == incident_id, in_storm),
             messages.c.channel == "slack",
             messages.c.target == target,
         )
-        .order_by(messages.c.created_at, messages.c.message_id)
+        .order_by(messages.c.seq, messages.c.created_at, messages.c.message_id)
     ).all()
     for message_id, meta in rows:
         if "thread_of" not in json.loads(meta or "{}"):
@@ -106,7 +118,7 @@ def due_messages(
     )
     if only is not None:
         query = query.where(messages.c.message_id.in_(only))
-    query = query.order_by(messages.c.created_at, messages.c.message_id)
+    query = query.order_by(messages.c.created_at, messages.c.seq, messages.c.message_id)
     return [as_row(r) for r in conn.execute(query).mappings()]
 
 
@@ -162,13 +174,17 @@ def outbox_entry(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("subject"):
         text = f"{row['subject']}\n\n{text}"
     sent_at = row.get("sent_at")
-    return {
+    entry: dict[str, Any] = {
         "channel": row["channel"],
         "target": row["target"],
         "text": text,
         "incident_id": row.get("incident_id"),
         "sent_at": iso(sent_at) if isinstance(sent_at, datetime) else sent_at,
     }
+    blocks = json.loads(row.get("meta") or "{}").get("blocks")
+    if blocks:
+        entry["blocks"] = blocks
+    return entry
 
 
 def list_outbox(conn: sa.Connection, incident_id: str | None = None) -> list[dict[str, Any]]:
@@ -176,5 +192,5 @@ def list_outbox(conn: sa.Connection, incident_id: str | None = None) -> list[dic
     query = sa.select(messages).where(messages.c.status == "outbox")
     if incident_id is not None:
         query = query.where(messages.c.incident_id == incident_id)
-    query = query.order_by(messages.c.created_at, messages.c.message_id)
+    query = query.order_by(messages.c.created_at, messages.c.seq, messages.c.message_id)
     return [outbox_entry(as_row(r)) for r in conn.execute(query).mappings()]

@@ -15,9 +15,12 @@ Example policy file::
     channels:
       ml_alerts: "#ml-alerts"
       data_alerts: "#data-alerts"
-    contacts:
-      ml_team_lead: {name: Dana Lee, slack: U0123ABCD, email: dana@example.com}
-      engineering_manager: {email: eng-manager@example.com}
+    contacts:                         # people (see agentops.people)
+      dana: {name: Dana Lee, slack: U0123ABCD, email: dana@example.com}
+      erin: {email: eng-manager@example.com}
+    roles:
+      ml_team_lead: [dana]
+      engineering_manager: [erin]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agentops.config import load_config
 from agentops.domain import EscalationTarget, Severity
 from agentops.errors import ConfigError
+from agentops.people import Contact, People, RoleChannel, parse_people
 from agentops.settings import Settings
 
 
@@ -80,12 +84,13 @@ class Channels(_Strict):
     data_alerts: str | None = None
 
 
-class Contact(_Strict):
-    """One escalation target: a Slack user id for DMs (U...), an email address."""
-
-    name: str | None = None
-    slack: str | None = Field(None, description="a Slack user id such as U0123ABCD")
-    email: str | None = None
+ROLE_WORDS = {
+    EscalationTarget.ml_team_lead: "ML team lead",
+    EscalationTarget.engineering_manager: "engineering manager",
+    EscalationTarget.data_engineering_lead: "data engineering lead",
+    EscalationTarget.platform_engineering: "platform engineering",
+    EscalationTarget.security_team: "security team",
+}
 
 
 class Policy(_Strict):
@@ -93,14 +98,27 @@ class Policy(_Strict):
     sla: dict[Severity, SlaTimes] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     ml_alerts_channel: str = "#ml-alerts"
     data_alerts_channel: str = "#data-alerts"
-    contacts: dict[EscalationTarget, Contact] = Field(default_factory=dict)
+    people: People = Field(default_factory=People)
+
+    def recipients(self, target: EscalationTarget) -> list[tuple[str, Contact]]:
+        """The people holding `target`'s role, with their contact details."""
+        return [(name, self.people.contact(name)) for name in self.people.role_people(target)]
+
+    def role_channel(self, target: EscalationTarget) -> RoleChannel | None:
+        return self.people.role_channel(target)
 
     def contact(self, target: EscalationTarget) -> Contact:
-        return self.contacts.get(target) or Contact()
+        """The first person holding `target` (or an empty contact)."""
+        found = self.recipients(target)
+        return found[0][1] if found else Contact()
 
     def display_name(self, target: EscalationTarget) -> str:
-        named = self.contact(target).name
-        return named or target.value.replace("_", " ").title()
+        """Who holds the role, by name ("Dana Lee"), else the role in words ("ML team lead")."""
+        names = [
+            contact.name or (ROLE_WORDS[EscalationTarget(name)] if name in ROLE_WORDS else name)
+            for name, contact in self.recipients(target)
+        ]
+        return ", ".join(names) if names else ROLE_WORDS[target]
 
     def resolve_channel(self, target: str) -> str:
         """An action's Slack target: a role name (`ml_alerts`, `data_alerts`) or a channel."""
@@ -122,10 +140,6 @@ def build_policy(settings: Settings, sections: dict[str, Any]) -> Policy:
             base = DEFAULT_SLA[Severity(severity)].model_dump()
             sla[Severity(severity)] = SlaTimes.model_validate({**base, **(times or {})})
         channels = Channels.model_validate(sections.get("channels") or {})
-        contacts = {
-            EscalationTarget(name): Contact.model_validate(value or {})
-            for name, value in (sections.get("contacts") or {}).items()
-        }
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -137,7 +151,7 @@ def build_policy(settings: Settings, sections: dict[str, Any]) -> Policy:
         sla=sla,
         ml_alerts_channel=channels.ml_alerts or settings.slack_alerts_channel,
         data_alerts_channel=channels.data_alerts or settings.slack_data_channel,
-        contacts=contacts,
+        people=parse_people(sections),
     )
 
 

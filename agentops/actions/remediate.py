@@ -1,11 +1,9 @@
 """The approval-required actions through the ledger: rollback_model, retrain_model,
 scale_infrastructure. `execute` has already checked the approver.
 
-- rollback_model: claim, switch MODEL_REGISTRY, verify and finish in ONE transaction, so a
-  crash leaves either nothing done (and the claim rolled back) or everything done.
-- retrain_model / scale_infrastructure: the claim (and the RETRAIN_JOBS row) commit first,
-  then the trigger runs, then the entry is finished; a crash in between leaves the entry
-  `started`, which a repeat reports as in doubt instead of triggering twice.
+Each claims its ledger key in the state store and commits, then acts (the registry switch in
+the monitoring database, a trigger), then finishes the entry; a crash in between leaves the
+entry `started`, which a repeat reports as in doubt instead of acting twice.
 
 A failure escalates to the matrix's `remediation_failed` target (ml_team_lead).
 """
@@ -13,9 +11,17 @@ A failure escalates to the matrix's `remediation_failed` target (ml_team_lead).
 from __future__ import annotations
 
 from agentops.actions import executors, messaging
+from agentops.actions.registry import (
+    RollbackPlan,
+    RollbackRefusal,
+    TableRegistry,
+    build_registry,
+    execute_rollback,
+    plan_rollback,
+)
 from agentops.actions.runtime import Runtime, replay
 from agentops.domain import Action, ActionResult, ActionType, Incident
-from agentops.store import ledger
+from agentops.store import ledger, writing
 
 
 def _result(
@@ -39,6 +45,7 @@ def _escalate_failure(rt: Runtime, incident: Incident, action: Action, why: str)
         type=ActionType.escalate,
         target=target.value,
         reason=f"automated remediation failed: {action.type.value} on {action.target}: {why}",
+        params={"reason_code": "remediation_failed"},
     )
     result = messaging.escalate(rt, incident, escalation, None)
     return f"escalated to {target.value} ({result.status})"
@@ -47,24 +54,26 @@ def _escalate_failure(rt: Runtime, incident: Incident, action: Action, why: str)
 def rollback_model(
     rt: Runtime, incident: Incident, action: Action, approved_by: str | None
 ) -> ActionResult:
-    """Make the previous good version (params.to_version, if given) active, and verify it."""
+    """Serve the previous version through the configured model registry (params.to_version
+    if given; else the registry's history, else DEPLOYMENTS' previous_version), then read the
+    serving version back through the same registry. The recovery check decides the rest."""
     key = action.key(incident.incident_id)
-    with rt.engine.begin() as conn:
+    with rt.state.begin() as conn:
         claim = ledger.claim_action(
-            conn, action, incident.incident_id, now=rt.now, approved_by=approved_by
-        )
-        if not claim.fresh:
-            return replay(claim.row, action, key)
-        to_version = action.params.get("to_version")
-        outcome = executors.rollback(
             conn,
-            incident,
+            action,
+            incident.incident_id,
             now=rt.now,
-            to_version=str(to_version) if to_version else None,
             approved_by=approved_by,
+            approved_via=rt.approved_via,
         )
-        status = "succeeded" if outcome.ok else "failed"
-        result = _result(rt, action, key, status, outcome.detail, approved_by)
+    if not claim.fresh:
+        return replay(claim.row, action, key)
+    to_version = action.params.get("to_version")
+    outcome = _roll_back(rt, incident, str(to_version) if to_version else None, approved_by)
+    status = "succeeded" if outcome.ok else "failed"
+    result = _result(rt, action, key, status, outcome.detail, approved_by)
+    with rt.state.begin() as conn:
         ledger.finish(
             conn,
             key=key,
@@ -77,6 +86,46 @@ def rollback_model(
         return result
     escalated = _escalate_failure(rt, incident, action, outcome.detail)
     return result.model_copy(update={"detail": f"{outcome.detail}; {escalated}"})
+
+
+def _roll_back(
+    rt: Runtime, incident: Incident, to_version: str | None, approved_by: str | None
+) -> executors.Outcome:
+    reason, actor = f"rollback for {incident.incident_id}", approved_by or "agentops"
+    model = incident.model_name
+    cfg = rt.settings
+    if cfg.registry == "table":
+        # one writer transaction: the switch, its DEPLOYMENTS row and the read-back together
+        with writing(rt.monitoring) as conn:
+            table = TableRegistry(conn, clock=lambda: rt.now)
+            plan = plan_rollback(conn, table, model, to_version=to_version)
+            done = (
+                execute_rollback(table, plan, reason=reason, actor=actor)
+                if isinstance(plan, RollbackPlan)
+                else plan
+            )
+    else:  # outside any transaction: a slow registry holds no database lock
+        registry = build_registry(
+            cfg.registry,
+            command=cfg.registry_command,
+            webhook=cfg.registry_webhook,
+            mlflow_uri=cfg.registry_mlflow_uri,
+            alias=cfg.registry_alias,
+            timeout_s=cfg.registry_timeout_s,
+        )
+        with rt.monitoring.connect() as conn:
+            plan = plan_rollback(conn, registry, model, to_version=to_version)
+        done = (
+            execute_rollback(registry, plan, reason=reason, actor=actor)
+            if isinstance(plan, RollbackPlan)
+            else plan
+        )
+    if isinstance(done, RollbackRefusal):
+        return executors.Outcome(False, done.reason)
+    data = dict(done.data)
+    if isinstance(plan, RollbackPlan):
+        data["target_source"] = plan.target_source
+    return executors.Outcome(done.ok, done.detail, data)
 
 
 def _claim_then_trigger(
@@ -98,9 +147,14 @@ def _claim_then_trigger(
         "params": action.params,
         "approved_by": approved_by,
     }
-    with rt.engine.begin() as conn:
+    with rt.state.begin() as conn:
         claim = ledger.claim_action(
-            conn, action, incident.incident_id, now=rt.now, approved_by=approved_by
+            conn,
+            action,
+            incident.incident_id,
+            now=rt.now,
+            approved_by=approved_by,
+            approved_via=rt.approved_via,
         )
         if not claim.fresh:
             return replay(claim.row, action, key)
@@ -133,7 +187,7 @@ def _claim_then_trigger(
     not_configured = not (command or webhook) and not record_job
     status = "skipped" if not_configured else ("succeeded" if outcome.ok else "failed")
     result = _result(rt, action, key, status, detail, approved_by)
-    with rt.engine.begin() as conn:
+    with rt.state.begin() as conn:
         if job is not None:
             job_status = "triggered" if (command or webhook) and outcome.ok else "recorded"
             executors.set_job_status(

@@ -4,6 +4,7 @@ the ledger replay, and the transactional outbox step shared by every messaging a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, get_args
 
@@ -15,28 +16,40 @@ from agentops.actions.outbox import OutgoingMessage, append_outbox_file, enqueue
 from agentops.actions.policy import Policy, load_policy
 from agentops.domain import Action, ActionResult, ActionStatus, Diagnosis, Incident
 from agentops.settings import Settings
-from agentops.store import ledger
+from agentops.store import Stores, ledger
 
 
 class Runtime:
-    """What every action needs besides the incident: store, settings, policy, senders."""
+    """What every action needs besides the incident: the two databases, settings, policy,
+    senders. The ledger and the outbox live in `state`; registry rows and metrics in
+    `monitoring`."""
 
     def __init__(
         self,
-        engine: sa.Engine,
+        stores: Stores,
         settings: Settings,
         *,
         now: datetime,
         senders: Senders | None = None,
         policy: Policy | None = None,
         context: dict[str, Any] | None = None,
+        approved_via: str | None = None,
     ) -> None:
-        self.engine = engine
+        self.stores = stores
+        self.approved_via = approved_via
         self.settings = settings
         self.now = now
         self.senders = senders if senders is not None else build_senders(settings)
         self.policy = policy if policy is not None else load_policy(settings)
         self.context = context or {}
+
+    @property
+    def state(self) -> sa.Engine:
+        return self.stores.state
+
+    @property
+    def monitoring(self) -> sa.Engine:
+        return self.stores.monitoring
 
     @property
     def diagnosis(self) -> Diagnosis | None:
@@ -77,6 +90,12 @@ def replay(row: dict[str, Any], action: Action, key: str) -> ActionResult:
     return ActionResult.model_validate({**fields, "replayed": True})
 
 
+def _in_storm(message: OutgoingMessage, parent_id: str) -> OutgoingMessage:
+    if message.channel != "slack" or "thread_incident" in message.meta:
+        return message
+    return replace(message, meta={**message.meta, "thread_incident": parent_id})
+
+
 def send_messages(
     rt: Runtime,
     incident: Incident,
@@ -88,7 +107,7 @@ def send_messages(
     note: str = "",
 ) -> ActionResult:
     """Claim `key`, enqueue `outgoing` and finish the entry in one transaction; then deliver."""
-    with rt.engine.begin() as conn:
+    with rt.state.begin() as conn:
         claim = ledger.claim(
             conn,
             key=key,
@@ -100,6 +119,8 @@ def send_messages(
         )
         if not claim.fresh:
             return replay(claim.row, action, key)
+        if incident.parent_id:  # a storm's incidents post in the storm's threads
+            outgoing = [_in_storm(m, incident.parent_id) for m in outgoing]
         rows = [
             enqueue(conn, m, now=rt.now, configured=rt.senders.configured(m.channel))
             for m in outgoing
@@ -126,8 +147,8 @@ def send_messages(
     append_outbox_file(rt.settings.outbox_dir, [r for r in rows if r["status"] == "outbox"])
     if not queued:
         return result
-    report = deliver_pending(rt.engine, rt.settings, now=rt.now, senders=rt.senders, only=queued)
-    with rt.engine.connect() as conn:
+    report = deliver_pending(rt.state, rt.settings, now=rt.now, senders=rt.senders, only=queued)
+    with rt.state.connect() as conn:
         entry = ledger.get(conn, key)
         errors = [
             f"{m['channel']} → {m['target']}: {m['last_error']}"

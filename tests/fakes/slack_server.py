@@ -1,4 +1,5 @@
-"""A stand-in for the Slack Web API on 127.0.0.1: chat.postMessage and conversations.open.
+"""A stand-in for the Slack Web API on 127.0.0.1: chat.postMessage, chat.update and
+conversations.open, plus the `response_url`s of interactivity payloads (`/actions/...`).
 
 Point slack-sdk at it with `WebClient(base_url=fake.base_url)` (or
 `Settings.load(slack_base_url=fake.base_url, slack_token=...)`). It records every call and
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +33,8 @@ class FakeSlack:
     _failures: list[tuple[int, str, int | None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
+    # seconds to wait before answering a method (e.g. a slow chat.update), by method name
+    delays: dict[str, float] = field(default_factory=dict)
 
     def fail_next(self, status: int, times: int = 1, *, retry_after: int | None = None) -> None:
         """Answer the next `times` calls with HTTP `status` (429 gets Retry-After)."""
@@ -48,6 +52,20 @@ class FakeSlack:
             c.payload for c in self.calls if c.method == "chat.postMessage" and "ts" in c.payload
         ]
 
+    @property
+    def updates(self) -> list[dict[str, Any]]:
+        """The chat.update payloads Slack accepted, in order."""
+        return [c.payload for c in self.calls if c.method == "chat.update" and "ok" in c.payload]
+
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        """What was posted to response URLs (ephemeral answers to a click), in order."""
+        return [c.payload for c in self.calls if c.method == "response_url"]
+
+    def response_url(self, name: str = "T0/1/click") -> str:
+        """A response URL as Slack puts in an interactivity payload, pointing here."""
+        return self.base_url.removesuffix("api/") + f"actions/{name}"
+
     def handle(
         self, method: str, payload: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -58,6 +76,15 @@ class FakeSlack:
                 status, error, retry_after = self._failures.pop(0)
                 headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
                 return status, {"ok": False, "error": error}, headers
+            if method == "response_url":
+                return 200, {"ok": True}, {}
+            if method == "chat.update":
+                payload["ok"] = True
+                return (
+                    200,
+                    {"ok": True, "channel": payload.get("channel"), "ts": payload.get("ts")},
+                    {},
+                )
             if method == "conversations.open":
                 return 200, {"ok": True, "channel": {"id": f"D{payload.get('users', '')}"}}, {}
             if method == "chat.postMessage":
@@ -94,6 +121,9 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization") or ""
             token = auth.removeprefix("Bearer ") or None
             method = self.path.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+            if self.path.startswith("/actions/"):
+                method = "response_url"
+            time.sleep(fake.delays.get(method, 0.0))
             status, body, headers = fake.handle(method, payload, token)
             data = json.dumps(body).encode()
             self.send_response(status)

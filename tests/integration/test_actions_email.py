@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from agentops.actions import build_senders, deliver_pending, execute, post_resolution
 from agentops.domain import Action, ActionType
-from agentops.store import create_store_engine, init_schema, queries
+from agentops.store import Stores, queries
+from tests.conftest import make_stores
 from tests.unit.actions.builders import (
     NOW,
     drift_incident,
@@ -73,10 +73,9 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-def _store(home: Path, **overrides: Any) -> tuple[Any, sa.Engine]:
+def _store(home: Path, **overrides: Any) -> tuple[Any, Stores]:
     cfg = make_settings(home, **overrides)
-    engine = create_store_engine(cfg.resolved_database_url)
-    init_schema(engine)
+    engine = make_stores(cfg)
     store_incident(engine, drift_incident())
     return cfg, engine
 
@@ -106,7 +105,7 @@ def test_a_p1_escalation_is_emailed_with_login_while_slack_goes_to_the_outbox(
         "[P1] INC-2026-1120-1 escalated to Dana Lee: Model Drift — classifier_v2"
     )
     assert "Why you: automated remediation failed" in mail.get_content()
-    with engine.connect() as conn:
+    with engine.state.connect() as conn:
         statuses = {(r["channel"], r["status"]) for r in queries.messages_for(conn)}
     assert statuses == {("slack", "outbox"), ("email", "sent")}
 
@@ -158,6 +157,6 @@ def test_a_refused_session_queues_the_email_until_delivery_succeeds(
     assert inbox.messages == []
     fixed = cfg.model_copy(update={"smtp_starttls": False})
     report = deliver_pending(
-        engine, fixed, now=NOW + timedelta(minutes=5), senders=build_senders(fixed)
+        engine.state, fixed, now=NOW + timedelta(minutes=5), senders=build_senders(fixed)
     )
     assert len(report.sent) == 1 and len(inbox.messages) == 1

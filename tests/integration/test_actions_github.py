@@ -7,12 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from agentops.actions import Senders, build_senders, deliver_pending, execute, publish_postmortem
 from agentops.domain import Action, ActionType, Diagnosis, RootCauseCategory
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema, queries
+from agentops.store import Stores, queries
+from tests.conftest import make_stores
 from tests.fakes.github_server import FakeGitHub, running_github
 from tests.unit.actions.builders import NOW, drift_incident, make_settings, store_incident
 
@@ -42,9 +42,8 @@ def cfg(tmp_path: Path, github: FakeGitHub) -> Settings:
 
 
 @pytest.fixture
-def store(cfg: Settings) -> sa.Engine:
-    eng = create_store_engine(cfg.resolved_database_url)
-    init_schema(eng)
+def store(cfg: Settings) -> Stores:
+    eng = make_stores(cfg)
     store_incident(eng, drift_incident())
     return eng
 
@@ -55,7 +54,7 @@ def senders(cfg: Settings) -> Senders:
 
 
 def test_the_tracking_issue_carries_severity_and_category_labels(
-    store: sa.Engine, cfg: Settings, senders: Senders, github: FakeGitHub
+    store: Stores, cfg: Settings, senders: Senders, github: FakeGitHub
 ) -> None:
     context = {"diagnosis": DIAGNOSIS.model_dump()}
     result = execute(store, cfg, drift_incident(), OPEN, now=NOW, context=context, senders=senders)
@@ -70,7 +69,7 @@ def test_the_tracking_issue_carries_severity_and_category_labels(
 
 
 def test_the_postmortem_updates_the_same_issue_once(
-    store: sa.Engine, cfg: Settings, senders: Senders, github: FakeGitHub
+    store: Stores, cfg: Settings, senders: Senders, github: FakeGitHub
 ) -> None:
     incident = drift_incident()
     execute(store, cfg, incident, OPEN, now=NOW, senders=senders)
@@ -87,14 +86,14 @@ def test_the_postmortem_updates_the_same_issue_once(
 
 
 def test_without_an_earlier_issue_the_postmortem_creates_one(
-    store: sa.Engine, cfg: Settings, senders: Senders, github: FakeGitHub
+    store: Stores, cfg: Settings, senders: Senders, github: FakeGitHub
 ) -> None:
     publish_postmortem(store, cfg, drift_incident(), "# Post-Mortem", now=NOW, senders=senders)
     assert [i["body"] for i in github.issues.values()] == ["# Post-Mortem"]
 
 
 def test_a_github_outage_queues_the_issue_and_the_postmortem_waits_for_it(
-    store: sa.Engine, cfg: Settings, senders: Senders, github: FakeGitHub
+    store: Stores, cfg: Settings, senders: Senders, github: FakeGitHub
 ) -> None:
     github.fail_next(502, times=10)
     incident = drift_incident()
@@ -105,8 +104,8 @@ def test_a_github_outage_queues_the_issue_and_the_postmortem_waits_for_it(
     )
     assert github.issues == {}
     github.recover()
-    deliver_pending(store, cfg, now=NOW + timedelta(hours=1), senders=senders)
+    deliver_pending(store.state, cfg, now=NOW + timedelta(hours=1), senders=senders)
     (issue,) = github.issues.values()
     assert issue["body"] == "# Post-Mortem" and issue["edits"] == 1
-    with store.connect() as conn:
+    with store.state.connect() as conn:
         assert {r["status"] for r in queries.messages_for(conn)} == {"sent"}

@@ -7,13 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from agentops.actions import Senders, build_senders, deliver_pending, execute, post_resolution
 from agentops.actions.clients import SlackSender
 from agentops.domain import Action, ActionType
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema, queries
+from agentops.store import Stores, queries
+from tests.conftest import make_stores
 from tests.fakes.slack_server import FakeSlack, running_slack
 from tests.unit.actions.builders import (
     NOW,
@@ -39,9 +39,8 @@ def cfg(tmp_path: Path, slack: FakeSlack) -> Settings:
 
 
 @pytest.fixture
-def store(cfg: Settings) -> sa.Engine:
-    eng = create_store_engine(cfg.resolved_database_url)
-    init_schema(eng)
+def store(cfg: Settings) -> Stores:
+    eng = make_stores(cfg)
     store_incident(eng, drift_incident())
     return eng
 
@@ -51,13 +50,13 @@ def senders(cfg: Settings) -> Senders:
     return build_senders(cfg, backoff_s=0.01, pace=False)
 
 
-def _rows(engine: sa.Engine) -> list[dict[str, object]]:
-    with engine.connect() as conn:
+def _rows(engine: Stores) -> list[dict[str, object]]:
+    with engine.state.connect() as conn:
         return queries.messages_for(conn)
 
 
 def test_alert_is_posted_in_the_runbook_format_with_the_token(
-    store: sa.Engine, cfg: Settings, senders: Senders, slack: FakeSlack
+    store: Stores, cfg: Settings, senders: Senders, slack: FakeSlack
 ) -> None:
     result = execute(store, cfg, drift_incident(), NOTIFY, now=NOW, senders=senders)
     assert result.status == "succeeded"
@@ -71,7 +70,7 @@ def test_alert_is_posted_in_the_runbook_format_with_the_token(
 
 
 def test_later_messages_reply_in_the_incident_thread(
-    store: sa.Engine, cfg: Settings, senders: Senders, slack: FakeSlack
+    store: Stores, cfg: Settings, senders: Senders, slack: FakeSlack
 ) -> None:
     incident = drift_incident()
     execute(store, cfg, incident, NOTIFY, now=NOW, senders=senders)
@@ -94,7 +93,7 @@ def test_later_messages_reply_in_the_incident_thread(
 
 
 def test_escalation_opens_a_dm_with_the_person(
-    store: sa.Engine, cfg: Settings, senders: Senders, slack: FakeSlack
+    store: Stores, cfg: Settings, senders: Senders, slack: FakeSlack
 ) -> None:
     action = Action(type=ActionType.escalate, target="ml_team_lead")
     execute(
@@ -113,7 +112,7 @@ def test_escalation_opens_a_dm_with_the_person(
 
 
 def test_rate_limits_and_server_errors_are_retried_by_the_client(
-    store: sa.Engine, cfg: Settings, senders: Senders, slack: FakeSlack
+    store: Stores, cfg: Settings, senders: Senders, slack: FakeSlack
 ) -> None:
     slack.fail_next(429, retry_after=0)
     slack.fail_next(500, times=2)
@@ -123,7 +122,7 @@ def test_rate_limits_and_server_errors_are_retried_by_the_client(
 
 
 def test_a_slack_outage_queues_the_message_and_a_later_delivery_sends_it_once(
-    store: sa.Engine, cfg: Settings, senders: Senders, slack: FakeSlack
+    store: Stores, cfg: Settings, senders: Senders, slack: FakeSlack
 ) -> None:
     slack.fail_next(500, times=4)  # the first try and its three retries
     incident = drift_incident()
@@ -132,24 +131,29 @@ def test_a_slack_outage_queues_the_message_and_a_later_delivery_sends_it_once(
     (row,) = _rows(store)
     assert (row["status"], row["attempts"]) == ("queued", 1)
     assert "internal_error" in str(row["last_error"])
-    assert deliver_pending(store, cfg, now=NOW + timedelta(seconds=10), senders=senders).sent == []
-    report = deliver_pending(store, cfg, now=NOW + timedelta(minutes=1), senders=senders)
+    assert (
+        deliver_pending(store.state, cfg, now=NOW + timedelta(seconds=10), senders=senders).sent
+        == []
+    )
+    report = deliver_pending(store.state, cfg, now=NOW + timedelta(minutes=1), senders=senders)
     assert len(report.sent) == 1 and len(slack.posts) == 1
-    assert deliver_pending(store, cfg, now=NOW + timedelta(hours=1), senders=senders).sent == []
+    assert (
+        deliver_pending(store.state, cfg, now=NOW + timedelta(hours=1), senders=senders).sent == []
+    )
     replay = execute(store, cfg, incident, NOTIFY, now=NOW + timedelta(hours=1), senders=senders)
     assert replay.replayed and replay.status == "succeeded"
     assert len(slack.posts) == 1
 
 
 def test_a_refused_message_gives_up_after_the_last_attempt_and_stays_visible(
-    store: sa.Engine, cfg: Settings, senders: Senders, slack: FakeSlack
+    store: Stores, cfg: Settings, senders: Senders, slack: FakeSlack
 ) -> None:
     slack.refuse_next("channel_not_found", times=100)
     execute(store, cfg, drift_incident(), NOTIFY, now=NOW, senders=senders)
     later = NOW
     for _ in range(10):
         later += timedelta(hours=2)
-        deliver_pending(store, cfg, now=later, senders=senders)
+        deliver_pending(store.state, cfg, now=later, senders=senders)
     (row,) = _rows(store)
     assert (row["status"], row["attempts"]) == ("failed", 8)
     assert "channel_not_found" in str(row["last_error"])
@@ -161,7 +165,7 @@ class _CrashingSlack(SlackSender):
 
 
 def test_after_a_crash_a_rerun_sends_exactly_one_message(
-    store: sa.Engine, cfg: Settings, senders: Senders, slack: FakeSlack
+    store: Stores, cfg: Settings, senders: Senders, slack: FakeSlack
 ) -> None:
     assert senders.slack is not None
     crashing = Senders(slack=_CrashingSlack(senders.slack.client))
@@ -171,7 +175,9 @@ def test_after_a_crash_a_rerun_sends_exactly_one_message(
     assert slack.posts == []
     rerun = execute(store, cfg, incident, NOTIFY, now=NOW + timedelta(minutes=1), senders=senders)
     assert rerun.replayed  # the node re-ran: nothing new enqueued
-    deliver_pending(store, cfg, now=NOW + timedelta(minutes=6), senders=senders)  # lease expired
+    deliver_pending(
+        store.state, cfg, now=NOW + timedelta(minutes=6), senders=senders
+    )  # lease expired
     execute(store, cfg, incident, NOTIFY, now=NOW + timedelta(minutes=7), senders=senders)
-    deliver_pending(store, cfg, now=NOW + timedelta(minutes=20), senders=senders)
+    deliver_pending(store.state, cfg, now=NOW + timedelta(minutes=20), senders=senders)
     assert len(slack.posts) == 1

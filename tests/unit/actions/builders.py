@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from agentops.actions import Policy
 from agentops.actions.policy import build_policy
 from agentops.domain import Alert, AlertType, Incident, Severity
 from agentops.settings import Settings
+from agentops.store import Stores
 from agentops.store import incidents as incident_writes
 from agentops.store.load import load_tables
 
@@ -69,16 +68,14 @@ def drift_incident(**overrides: Any) -> Incident:
     return Incident(**fields)
 
 
-def store_incident(
-    engine: sa.Engine, incident: Incident, timeline: list[Any] | None = None
-) -> None:
-    with engine.begin() as conn:
+def store_incident(stores: Stores, incident: Incident, timeline: list[Any] | None = None) -> None:
+    with stores.state.begin() as conn:
         incident_writes.insert_incident(conn, incident)
         if timeline is not None:
             incident_writes.set_timeline(conn, incident.incident_id, timeline)
 
 
-def seed_registry(engine: sa.Engine, versions: list[tuple[str, bool, str]]) -> None:
+def seed_registry(stores: Stores, versions: list[tuple[str, bool, str]]) -> None:
     """(version, active, status) rows, promoted a week apart in the given order."""
     rows = [
         {
@@ -90,7 +87,7 @@ def seed_registry(engine: sa.Engine, versions: list[tuple[str, bool, str]]) -> N
         }
         for i, (version, active, status) in enumerate(versions)
     ]
-    load_tables(engine, {"model_registry": rows})
+    load_tables(stores.monitoring, {"model_registry": rows})
 
 
 def policy_with_contacts(settings: Settings, **sections: Any) -> Policy:

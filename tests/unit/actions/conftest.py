@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 
 from agentops.actions import Policy
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema
+from agentops.store import Stores
+from tests.conftest import make_stores
 
 from .builders import make_settings, policy_with_contacts
 
@@ -20,10 +22,17 @@ def cfg(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(cfg: Settings) -> sa.Engine:
-    eng = create_store_engine(cfg.resolved_database_url)
-    init_schema(eng)
-    return eng
+def store(cfg: Settings) -> Iterator[Stores]:
+    """The home's two databases: `.monitoring` (contract tables, registry) and `.state`
+    (ledger, outbox, incidents as agentops handles them)."""
+    made = make_stores(cfg)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def monitoring(store: Stores) -> sa.Engine:
+    return store.monitoring
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from agentops.actions import execute
 from agentops.cli import app
-from agentops.domain import Action, ActionType
+from agentops.domain import Action, ActionType, TimelineEntry
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema
+from tests.conftest import make_stores
 
 from .builders import NOW, drift_incident, store_incident
 
@@ -37,12 +37,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_outbox_json_lists_what_would_have_been_sent(home: Path) -> None:
     cfg = Settings.load()
-    engine = create_store_engine(cfg.resolved_database_url)
-    init_schema(engine)
+    stores = make_stores(cfg)
     incident = drift_incident()
-    store_incident(engine, incident)
+    store_incident(stores, incident)
     execute(
-        engine, cfg, incident, Action(type=ActionType.notify_slack, target="#ml-alerts"), now=NOW
+        stores, cfg, incident, Action(type=ActionType.notify_slack, target="#ml-alerts"), now=NOW
     )
     result = CliRunner().invoke(app, ["outbox", "--json"])
     assert result.exit_code == 0, result.output
@@ -59,9 +58,14 @@ def test_outbox_json_lists_what_would_have_been_sent(home: Path) -> None:
 
 def test_sweep_prints_each_escalation_once(home: Path) -> None:
     cfg = Settings.load()
-    engine = create_store_engine(cfg.resolved_database_url)
-    init_schema(engine)
-    store_incident(engine, drift_incident(opened_at=NOW - timedelta(minutes=90)))
+    stores = make_stores(cfg)
+    opened = NOW - timedelta(minutes=90)
+    handled = [
+        TimelineEntry(phase="detected", at=opened),
+        TimelineEntry(phase="triage_started", at=opened + timedelta(minutes=1)),
+        TimelineEntry(phase="root_cause_identified", at=opened + timedelta(minutes=2)),
+    ]
+    store_incident(stores, drift_incident(opened_at=opened), timeline=handled)
     runner = CliRunner()
     first = runner.invoke(app, ["sweep", "--now", "2026-11-20T12:00:00Z"])
     assert first.exit_code == 0, first.output
@@ -73,4 +77,4 @@ def test_sweep_prints_each_escalation_once(home: Path) -> None:
         ("slack", "U0MGR"),
         ("email", "manager@example.com"),
     ]
-    assert outbox[1]["text"].startswith("[P1] INC-2026-1120-1 escalated to Engineering Manager")
+    assert outbox[1]["text"].startswith("[P1] INC-2026-1120-1 escalated to engineering manager")

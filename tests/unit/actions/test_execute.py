@@ -12,19 +12,19 @@ from agentops.actions.policy import build_policy
 from agentops.domain import Action, ActionType, AlertType, Severity
 from agentops.errors import ApprovalError
 from agentops.settings import Settings
-from agentops.store import queries
-from agentops.store.tables import action_log
+from agentops.store import Stores, queries
+from agentops.store.state_tables import action_log
 
 from .builders import NOW, alert, drift_incident, store_incident
 
 
-def _messages(engine: sa.Engine) -> list[dict[str, object]]:
-    with engine.connect() as conn:
+def _messages(stores: Stores) -> list[dict[str, object]]:
+    with stores.state.connect() as conn:
         return queries.messages_for(conn)
 
 
 def test_notify_twice_writes_one_outbox_message(
-    store: sa.Engine, cfg: Settings, policy: Policy
+    store: Stores, cfg: Settings, policy: Policy
 ) -> None:
     incident = drift_incident()
     store_incident(store, incident)
@@ -41,13 +41,13 @@ def test_notify_twice_writes_one_outbox_message(
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert entry["text"].startswith("🚨 [P1] Model Drift Critical — classifier_v2")
-    with store.connect() as conn:
+    with store.state.connect() as conn:
         assert list_outbox(conn) == [entry]
         assert set(entry) == {"channel", "target", "text", "incident_id", "sent_at"}
 
 
 def test_data_quality_goes_to_data_alerts_with_only_its_alerts(
-    store: sa.Engine, cfg: Settings, policy: Policy
+    store: Stores, cfg: Settings, policy: Policy
 ) -> None:
     nulls = alert(AlertType.data_quality, Severity.P2, "null_rate", 0.35, 0.1, component="V14")
     incident = drift_incident(alerts=[*drift_incident().alerts, nulls])
@@ -69,7 +69,7 @@ def test_data_quality_goes_to_data_alerts_with_only_its_alerts(
 
 @pytest.mark.parametrize("approved_by", [None, "mallory"])
 def test_approval_required_actions_refuse_without_an_authorized_approver(
-    store: sa.Engine, cfg: Settings, policy: Policy, approved_by: str | None
+    store: Stores, cfg: Settings, policy: Policy, approved_by: str | None
 ) -> None:
     incident = drift_incident()
     for kind in (
@@ -78,14 +78,14 @@ def test_approval_required_actions_refuse_without_an_authorized_approver(
         ActionType.scale_infrastructure,
     ):
         action = Action(type=kind, target=incident.model_name)
-        with pytest.raises(ApprovalError, match=r"AGENTOPS_APPROVERS|approval"):
+        with pytest.raises(ApprovalError, match=r"may not approve|needs a person's approval"):
             execute(store, cfg, incident, action, now=NOW, approved_by=approved_by, policy=policy)
-    with store.connect() as conn:
+    with store.state.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(action_log)).scalar() == 0
 
 
 def test_code_refuses_unknown_targets_without_recording_them(
-    store: sa.Engine, cfg: Settings, policy: Policy
+    store: Stores, cfg: Settings, policy: Policy
 ) -> None:
     incident = drift_incident()
     unknown = execute(
@@ -121,7 +121,7 @@ def test_code_refuses_unknown_targets_without_recording_them(
     ],
 )
 def test_escalation_dms_the_person_and_emails_p1_and_management(
-    store: sa.Engine,
+    store: Stores,
     cfg: Settings,
     policy: Policy,
     target: str,
@@ -146,7 +146,7 @@ def test_escalation_dms_the_person_and_emails_p1_and_management(
 
 
 def test_escalation_without_a_slack_user_lands_in_the_incident_thread(
-    store: sa.Engine, cfg: Settings
+    store: Stores, cfg: Settings
 ) -> None:
     incident = drift_incident()
     bare = build_policy(cfg, {})
@@ -166,8 +166,8 @@ def test_escalation_without_a_slack_user_lands_in_the_incident_thread(
         now=NOW,
         policy=bare,
     )
-    assert "contacts.ml_team_lead.slack" in result.detail
-    assert "contacts.ml_team_lead.email" in result.detail  # P1 wants an email it cannot send
+    assert "set roles.ml_team_lead" in result.detail  # nobody holds the role
+    assert "no email for ml_team_lead" in result.detail  # P1 wants an email it cannot send
     rows = {str(r["message_id"]).split("|")[1]: r for r in _messages(store)}
     alert_row, escalation = rows["notify_slack"], rows["escalate"]
     assert escalation["target"] == "#ml-alerts"
@@ -175,12 +175,12 @@ def test_escalation_without_a_slack_user_lands_in_the_incident_thread(
 
 
 def test_log_metrics_records_a_snapshot_without_messages(
-    store: sa.Engine, cfg: Settings, policy: Policy
+    store: Stores, cfg: Settings, policy: Policy
 ) -> None:
     from agentops.store.load import load_tables
 
     load_tables(
-        store,
+        store.monitoring,
         {
             "model_metrics": [
                 {
@@ -212,6 +212,6 @@ def test_log_metrics_records_a_snapshot_without_messages(
     assert result.status == "succeeded"
     assert "f1=0.66" in result.detail and "recall=0.56" in result.detail
     assert _messages(store) == []
-    with store.connect() as conn:
+    with store.state.connect() as conn:
         (row,) = queries.action_log_for(conn, incident.incident_id)
     assert json.loads(row["result"])["snapshot"]["latest_window"]["f1"] == 0.66

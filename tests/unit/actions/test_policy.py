@@ -55,7 +55,10 @@ def test_the_policy_file_overrides_and_settings_channels_apply(tmp_path: Path) -
 @pytest.mark.parametrize(
     "text, named",
     [
-        ("contacts:\n  ceo: {email: x@example.com}\n", "ceo"),
+        ("roles:\n  ceo: [alice]\n", "ceo"),
+        ("contacts:\n  alice: {}\nroles:\n  ml_team_lead: [alcie]\n", "alcie"),
+        ("contacts:\n  alice: {}\napprovers: [bbo]\n", "bbo"),
+        ("contacts:\n  alice: {}\nauth:\n  tokens: {alice: hunter2}\n", "sha256"),
         ("sla:\n  P1: {triage_to_investigation: -5}\n", "triage_to_investigation"),
         ("escalation:\n  p1_unresolved: nobody\n", "p1_unresolved"),
         ("channels:\n  ops: '#ops'\n", "ops"),
