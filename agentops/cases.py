@@ -5,16 +5,31 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agentops.clock import parse_instant
-from agentops.domain import ActionType, AlertType, EscalationTarget, RootCauseCategory, Severity
+from agentops.domain import (
+    ActionType,
+    AlertType,
+    EscalationTarget,
+    IncidentStatus,
+    RootCauseCategory,
+    Severity,
+)
 from agentops.errors import DataError
 from agentops.store.load import load_tables
 
@@ -43,6 +58,32 @@ class Expect(_Strict):
     actions: ExpectedActions | None = None
     executed: list[ActionType] | None = None
     escalate_to: list[EscalationTarget] | None = None
+    # second wave: the incident's status after the last pass (one word or acceptable words)
+    status: list[IncidentStatus] | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class LaterPass(_Strict):
+    """A further scheduler pass: its clock and the rows that arrived by then."""
+
+    at: datetime
+    tables: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _aware(cls, value: Any) -> datetime:
+        return parse_instant(value, what="later.at")
+
+    @field_validator("tables", mode="before")
+    @classmethod
+    def _no_null_tables(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: (v if v is not None else []) for k, v in value.items()}
+        return value
 
 
 class Case(_Strict):
@@ -52,7 +93,8 @@ class Case(_Strict):
     model: str | None = None
     description: str = ""
     tables: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
-    approvals: dict[ActionType, Literal["approve", "reject"]] = Field(default_factory=dict)
+    approvals: dict[ActionType, Literal["approve", "reject", "wait"]] = Field(default_factory=dict)
+    later: list[LaterPass] = Field(default_factory=list)
     expect: Expect = Field(default_factory=Expect)
 
     @field_validator("now", mode="before")
@@ -67,9 +109,17 @@ class Case(_Strict):
             return {k: (v if v is not None else []) for k, v in value.items()}
         return value
 
-    def decision_for(self, action: ActionType) -> Literal["approve", "reject"]:
-        """How this case answers an approval request (default: approve)."""
+    def decision_for(self, action: ActionType) -> Literal["approve", "reject", "wait"]:
+        """How this case answers an approval request (default: approve; wait: nobody
+        answers)."""
         return self.approvals.get(action, "approve")
+
+    @model_validator(mode="after")
+    def _later_in_order(self) -> Case:
+        clocks = [self.now, *(p.at for p in self.later)]
+        if any(b <= a for a, b in itertools.pairwise(clocks)):
+            raise ValueError("later[].at must come after `now` and after each other, in order")
+        return self
 
 
 def read_case(path: Path) -> Case:

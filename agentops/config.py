@@ -16,7 +16,16 @@ import yaml
 from agentops.errors import ConfigError
 from agentops.settings import Settings
 
-SECTIONS = ("thresholds", "escalation", "sla", "channels", "contacts")
+SECTIONS = (
+    "thresholds",
+    "escalation",
+    "sla",
+    "channels",
+    "contacts",
+    "roles",
+    "approvers",
+    "auth",
+)
 
 
 def read_config_file(path: Path | None) -> dict[str, Any]:

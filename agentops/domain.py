@@ -35,6 +35,7 @@ class AlertType(StrEnum):
     feature_drift = "feature_drift"
     latency = "latency"
     data_quality = "data_quality"
+    no_data = "no_data"  # the model's metrics stopped arriving: silence is not health
 
 
 class RootCauseCategory(StrEnum):
@@ -45,6 +46,8 @@ class RootCauseCategory(StrEnum):
     infrastructure = "infrastructure"
     adversarial = "adversarial"
     benign = "benign"
+    # the evidence fits no category well enough: a person decides (ml_team_lead)
+    unknown = "unknown"
 
 
 class ActionType(StrEnum):
@@ -75,8 +78,13 @@ class EscalationTarget(StrEnum):
 
 
 class IncidentStatus(StrEnum):
+    """CONTRACT.md's statuses. `monitoring`: remediation done or under way, waiting to
+    see recovery; `escalated`: a person owns it (it is still verified and resolves on
+    recovery); `resolved`: every breached condition recovered (or a person closed it)."""
+
     open = "open"
     awaiting_approval = "awaiting_approval"
+    monitoring = "monitoring"
     escalated = "escalated"
     resolved = "resolved"
 
@@ -123,6 +131,9 @@ class Incident(Record):
     root_cause: str | None = None
     resolution: str | None = None
     postmortem: str | None = Field(None, description="path of the post-mortem report")
+    parent_id: str | None = Field(
+        None, description="the storm incident it belongs to (one upstream cause, many models)"
+    )
 
     @property
     def fingerprints(self) -> set[str]:
@@ -162,6 +173,11 @@ class Diagnosis(Record):
         "rules", description="'rules' or the model id, e.g. 'openai:gpt-4o-mini'"
     )
     note: str = Field("", description="how it was reached, e.g. why the rules were used")
+    refused: list[str] = Field(
+        default_factory=list,
+        description="claims code refused on the way (a model's category the evidence does not "
+        "fit, benign on a P1/P2), each with its reason",
+    )
 
 
 # --- actions -----------------------------------------------------------------------------
@@ -177,8 +193,11 @@ class Action(Record):
         return self.type.requires_approval
 
     def key(self, incident_id: str) -> str:
-        """The ledger's idempotency key: (incident, action, target)."""
-        return f"{incident_id}|{self.type.value}|{self.target}"
+        """The ledger's idempotency key: (incident, action, target), and for an escalation
+        its reason code too (`params.reason_code`): a person is told once per reason."""
+        base = f"{incident_id}|{self.type.value}|{self.target}"
+        code = self.params.get("reason_code") if self.type is ActionType.escalate else None
+        return f"{base}|{code}" if code else base
 
 
 class DroppedAction(Record):
@@ -188,10 +207,30 @@ class DroppedAction(Record):
     reason: str
 
 
+class ChangedAction(Record):
+    """Something a planner proposed that code kept in another form (a retarget, parameters
+    replaced by the evidence's), and why: never silent."""
+
+    proposed: str
+    became: str
+    reason: str
+
+
+class PlanCredit(Record):
+    """Where one step of the plan came from: the runbook's baseline, the model, or both (a
+    baseline step the model proposed too). `model_reason` is the model's words, kept as data."""
+
+    action: str = Field(description="'<type> → <target>'")
+    source: Literal["baseline", "model", "baseline+model"]
+    model_reason: str = ""
+
+
 class ActionPlan(Record):
     actions: list[Action] = Field(default_factory=list)
     dropped: list[DroppedAction] = Field(default_factory=list)
     planned_by: str = "rules"
+    changed: list[ChangedAction] = Field(default_factory=list)
+    credit: list[PlanCredit] = Field(default_factory=list)
 
     @field_validator("actions")
     @classmethod
@@ -213,11 +252,14 @@ class ActionResult(Record):
 
 
 class Approval(Record):
-    """A human's answer to one approval request."""
+    """A human's answer to one approval request, with how the person was identified
+    (`via`: cli, server, slack; eval and demo for their own runs). `withdrawn`: the
+    incident recovered before anyone answered, so the action is not needed."""
 
     action_key: str
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "withdrawn"]
     approver: str
+    via: str = "unknown"
     comment: str = ""
     decided_at: datetime
 
@@ -241,13 +283,25 @@ class LLMUsage(Record):
 class TimelineEntry(Record):
     phase: Literal[
         "detected",
+        "paged",
         "triage_started",
         "root_cause_identified",
         "remediation_started",
         "approval_requested",
+        "answer_refused",
         "approval_decided",
+        "remediation_done",
+        "recovery_check",
         "service_restored",
         "escalated",
+        "sla_breached",
+        "acknowledged",
+        "note",
+        "upstream_fix_confirmed",
+        "diagnosis_edited",
+        "resolved_by_hand",
+        "false_positive",
+        "reopened",
         "postmortem_completed",
     ]
     at: datetime

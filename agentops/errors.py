@@ -12,7 +12,11 @@
     └── ApprovalError      an approval resume is invalid (unknown decision, unauthorized approver)
 
 Expected failures raise these with a message a user can act on; the CLI prints the message
-on one line and exits 1. Anything else is a bug and keeps its traceback.
+on one line and exits 1. Anything else is a bug: the CLI prints one line naming the file that keeps its traceback.
+
+ConfigError, DataError and ApprovalError are also ValueErrors: the LangGraph server shows a
+ValueError's message to the caller (Studio, the SDK) and hides every other exception's as
+"An internal error occurred".
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ class AgentOpsError(Exception):
     """Base class: every error agentops raises on purpose."""
 
 
-class ConfigError(AgentOpsError):
+class ConfigError(AgentOpsError, ValueError):
     """A setting or a config file holds a bad value."""
 
 
-class DataError(AgentOpsError):
+class DataError(AgentOpsError, ValueError):
     """Input data is wrong: a bad row, a missing table, an unknown column."""
 
 
@@ -54,5 +58,5 @@ class EmailError(IntegrationError):
     """The SMTP server refused or failed."""
 
 
-class ApprovalError(AgentOpsError):
+class ApprovalError(AgentOpsError, ValueError):
     """An approval resume is invalid."""

@@ -7,6 +7,7 @@ A bad value raises `ConfigError` naming the variable, in one line.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,14 +23,23 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+def default_home() -> Path:
+    """Where agentops keeps its files when AGENTOPS_HOME is unset: the XDG data directory
+    ($XDG_DATA_HOME/agentops, else ~/.local/share/agentops), so every command finds the same
+    store wherever it is run from."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "agentops"
+
+
 class Settings(BaseSettings):
     """agentops configuration. Each field's alias is the environment variable it comes from."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
 
     # --- where data lives ---------------------------------------------------------------
-    home: Path = Field(Path(".agentops"), validation_alias=_env("AGENTOPS_HOME"))
+    home: Path = Field(default_factory=default_home, validation_alias=_env("AGENTOPS_HOME"))
     database_url: str | None = Field(None, validation_alias=_env("AGENTOPS_DATABASE_URL"))
+    state_url: str | None = Field(None, validation_alias=_env("AGENTOPS_STATE_URL"))
     config_file: Path | None = Field(None, validation_alias=_env("AGENTOPS_CONFIG"))
     runbooks_dir: Path | None = Field(None, validation_alias=_env("AGENTOPS_RUNBOOKS_DIR"))
 
@@ -40,6 +50,16 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("AGENTOPS_LLM_TIMEOUT"))
     llm_max_retries: int = Field(2, ge=0, le=10, validation_alias=_env("AGENTOPS_LLM_MAX_RETRIES"))
     embeddings: EmbeddingsName = Field("minilm", validation_alias=_env("AGENTOPS_EMBEDDINGS"))
+    # the whole diagnosis of one incident (every model call and retry): past it, the rules
+    # answer. Well under the P1 Detection->Triage SLA (5 min).
+    diagnosis_budget_s: float = Field(
+        90.0, gt=0, le=3600, validation_alias=_env("AGENTOPS_DIAGNOSIS_BUDGET")
+    )
+
+    # --- workers ------------------------------------------------------------------------
+    # a claim on an incident lasts this long unless its holder renews it: a dead process's
+    # incidents are taken over by the next pass within this many seconds
+    lease_s: float = Field(60.0, ge=1, le=3600, validation_alias=_env("AGENTOPS_LEASE_SECONDS"))
 
     # --- approvals ----------------------------------------------------------------------
     approvers: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -48,6 +68,9 @@ class Settings(BaseSettings):
 
     # --- Slack --------------------------------------------------------------------------
     slack_token: SecretStr | None = Field(None, validation_alias=_env("AGENTOPS_SLACK_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("AGENTOPS_SLACK_SIGNING_SECRET")
+    )
     slack_base_url: str = Field(
         "https://slack.com/api/", validation_alias=_env("AGENTOPS_SLACK_BASE_URL")
     )
@@ -73,6 +96,20 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, validation_alias=_env("AGENTOPS_SMTP_STARTTLS"))
     email_from: str = Field("agentops@localhost", validation_alias=_env("AGENTOPS_EMAIL_FROM"))
 
+    # --- the model registry (rollback and promotion) --------------------------------------
+    registry: Literal["table", "command", "webhook", "mlflow"] = Field(
+        "table", validation_alias=_env("AGENTOPS_REGISTRY")
+    )
+    registry_command: str | None = Field(None, validation_alias=_env("AGENTOPS_REGISTRY_COMMAND"))
+    registry_webhook: str | None = Field(None, validation_alias=_env("AGENTOPS_REGISTRY_WEBHOOK"))
+    registry_mlflow_uri: str | None = Field(
+        None, validation_alias=_env("AGENTOPS_REGISTRY_MLFLOW_URI")
+    )
+    registry_alias: str = Field("champion", validation_alias=_env("AGENTOPS_REGISTRY_ALIAS"))
+    registry_timeout_s: float = Field(
+        60.0, gt=0, le=3600, validation_alias=_env("AGENTOPS_REGISTRY_TIMEOUT")
+    )
+
     # --- executors ----------------------------------------------------------------------
     retrain_command: str | None = Field(None, validation_alias=_env("AGENTOPS_RETRAIN_COMMAND"))
     retrain_webhook: str | None = Field(None, validation_alias=_env("AGENTOPS_RETRAIN_WEBHOOK"))
@@ -86,7 +123,7 @@ class Settings(BaseSettings):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "state_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -122,6 +159,14 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'agentops.db').resolve()}"
 
     @property
+    def resolved_state_url(self) -> str:
+        """The state store's URL (ledger, outbox, claims, checkpoints): AGENTOPS_STATE_URL,
+        else a SQLite file `state.db` in AGENTOPS_HOME."""
+        if self.state_url:
+            return self.state_url
+        return f"sqlite:///{(self.home / 'state.db').resolve()}"
+
+    @property
     def resolved_model(self) -> str:
         """`offline` unless a model is configured; with only an OpenAI key, a small OpenAI model."""
         if self.model:
@@ -152,10 +197,6 @@ class Settings(BaseSettings):
     @property
     def postmortem_dir(self) -> Path:
         return self.home / "postmortems"
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.home / "checkpoints.sqlite"
 
     @property
     def index_dir(self) -> Path:

@@ -17,6 +17,7 @@ import yaml
 from agentops.clock import iso
 from agentops.domain import APPROVAL_REQUIRED, ActionType
 from agentops.errors import DataError
+from agentops.store import Stores
 from agentops.store import queries as q
 from agentops.store.tables import (
     data_quality,
@@ -53,12 +54,14 @@ class IncidentSlice:
         return opened
 
 
-def slice_incident(engine: sa.Engine, incident_id: str) -> IncidentSlice:
+def slice_incident(stores: Stores, incident_id: str) -> IncidentSlice:
     """The incident's row, its action log, and the data it was detected and diagnosed on."""
-    with engine.connect() as conn:
+    with stores.state.connect() as conn:
         row = q.get_incident_row(conn, incident_id)
         if row is None:
             raise DataError(f"no incident {incident_id!r}; `agentops incidents list` shows them")
+        actions = q.action_log_for(conn, incident_id)
+    with stores.monitoring.connect() as conn:
         model, opened = row["model_name"], row["opened_at"]
         naive = opened.replace(tzinfo=None)
 
@@ -108,7 +111,6 @@ def slice_incident(engine: sa.Engine, incident_id: str) -> IncidentSlice:
                 )
             ],
         }
-        actions = q.action_log_for(conn, incident_id)
     tables["model_registry"] = _registry_as_it_was(tables)
     if not tables["model_metrics"]:
         raise DataError(
@@ -171,9 +173,19 @@ def expectations(sl: IncidentSlice) -> tuple[dict[str, Any], dict[str, str]]:
     return expect, approvals
 
 
-def export_case(engine: sa.Engine, incident_id: str, out_dir: Path, *, number: int) -> Path:
-    """Write `<out_dir>/<NNN>_<incident>/case.yaml`; DataError if it exists or is unresolved."""
-    sl = slice_incident(engine, incident_id)
+def export_case(
+    stores: Stores,
+    incident_id: str,
+    out_dir: Path,
+    *,
+    number: int,
+    false_positive: str | None = None,
+) -> Path:
+    """Write `<out_dir>/<NNN>_<incident>/case.yaml`; DataError if it exists or is unresolved.
+
+    With `false_positive` (the reason a person gave), the expectation is that nothing opens:
+    the case fails until the thresholds or rules stop paging on that data."""
+    sl = slice_incident(stores, incident_id)
     if sl.row.get("resolved_at") is None and sl.row.get("status") != "resolved":
         raise DataError(
             f"{incident_id} is not resolved; export a resolved incident so its outcome can "
@@ -184,10 +196,17 @@ def export_case(engine: sa.Engine, incident_id: str, out_dir: Path, *, number: i
     if folder.exists():
         raise DataError(f"{folder} already exists; choose another folder or remove it")
     expect, approvals = expectations(sl)
+    if false_positive is not None:
+        expect, approvals = {"incident": False}, {}
+    about = (
+        f"a false positive: {false_positive}"
+        if false_positive is not None
+        else sl.row.get("root_cause") or ""
+    )
     doc: dict[str, Any] = {
         "id": case_id,
-        "tags": ["exported"],
-        "description": f"Exported from {incident_id}: {sl.row.get('root_cause') or ''}".strip(),
+        "tags": ["exported", "false_positive"] if false_positive is not None else ["exported"],
+        "description": f"Exported from {incident_id}: {about}".strip(),
         "now": iso(sl.opened_at),
         "model": sl.row["model_name"],
         "tables": {name: rows for name, rows in sl.tables.items() if rows},

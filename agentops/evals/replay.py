@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
+from agentops.cases import Case
 from agentops.clock import iso
 from agentops.evals.export import expectations, slice_incident
-from agentops.evals.runner import RunIncident, default_run_incident
+from agentops.evals.runner import RunCase, play_case
 from agentops.evals.score import planned_types, root_cause_category, root_cause_text
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema
+from agentops.store import Stores, open_monitoring
 from agentops.store.load import load_tables
 
 REPLAY_APPROVER = "replay-bot"
@@ -53,32 +52,31 @@ def replay_settings(settings: Settings, home: Path) -> Settings:
 
 def replay_incident(
     settings: Settings,
-    engine: sa.Engine,
+    stores: Stores,
     incident_id: str,
     *,
-    run_incident: RunIncident | None = None,
+    run_case_fn: RunCase | None = None,
 ) -> list[Difference]:
     """Re-run `incident_id` and list, field by field, what was recorded and what today's
     code concludes. Recorded approvals are replayed: a rejected action is rejected again."""
-    sl = slice_incident(engine, incident_id)
+    sl = slice_incident(stores, incident_id)
     recorded, approvals = expectations(sl)
-    runner = run_incident or default_run_incident()
+    runner = run_case_fn or play_case
+    case = Case.model_validate(
+        {
+            "id": f"replay_{incident_id}",
+            "now": sl.opened_at,
+            "model": sl.row["model_name"],
+            "tables": sl.tables,
+            "approvals": approvals,
+        }
+    )
     with tempfile.TemporaryDirectory(prefix="agentops-replay-") as tmp:
         cfg = replay_settings(settings, Path(tmp))
-        copy = create_store_engine(cfg.resolved_database_url)
-        init_schema(copy)
+        copy = open_monitoring(cfg.resolved_database_url, create=True)
         load_tables(copy, sl.tables)
         copy.dispose()
-
-        def decide(payload: dict[str, Any]) -> dict[str, Any]:
-            kind = str((payload.get("action") or {}).get("type"))
-            return {
-                "decision": approvals.get(kind, "approve"),
-                "approver": REPLAY_APPROVER,
-                "comment": f"replay of {incident_id}",
-            }
-
-        state = runner(cfg, now=sl.opened_at, model_name=sl.row["model_name"], decide=decide)
+        state = runner(cfg, case)
     incident = state.get("incident") or {}
     get = incident.get if isinstance(incident, dict) else lambda k: getattr(incident, k, None)
     severity = get("severity")

@@ -1,5 +1,6 @@
-"""The eval runner: every case on a fresh store, with the case's clock and approvals, through
-the whole incident lifecycle (`agentops.graph.runner.run_incident`), then scored.
+"""The eval runner: every case on a fresh store, with the case's clock and approvals, played
+as scheduler passes (the first at `now`, then each `later` pass with the rows that arrived),
+then scored.
 
 Each case runs in its own temporary AGENTOPS_HOME with its own SQLite file; credentials and
 the policy file are switched off there and the retrain/scale executors point at a stand-in
@@ -18,7 +19,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,34 +27,19 @@ from agentops.domain import ActionType, LLMUsage
 from agentops.errors import AgentOpsError, DataError
 from agentops.evals.score import CHECKS, score
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema
+from agentops.store import Stores, open_monitoring
+from agentops.store.load import load_tables
 
 EVAL_APPROVER = "eval-bot"
 
-Decide = Callable[[dict[str, Any]], dict[str, Any]]
+Decide = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
-class RunIncident(Protocol):
-    def __call__(
-        self,
-        settings: Settings,
-        *,
-        now: datetime,
-        model_name: str | None = None,
-        decide: Decide | None = None,
-    ) -> dict[str, Any]: ...
+class RunCase(Protocol):
+    """Plays one case on a prepared home: its first pass and its `later` passes; returns
+    the final state to score (see `play_case`)."""
 
-
-def default_run_incident() -> RunIncident:
-    """The lead's graph runner, imported late so scoring works without the graph."""
-    try:
-        from agentops.graph.runner import run_incident
-    except ImportError as exc:
-        raise AgentOpsError(
-            f"the incident graph is not available ({exc}); `agentops eval` needs "
-            "agentops.graph.runner.run_incident"
-        ) from None
-    return run_incident
+    def __call__(self, settings: Settings, case: Case) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -130,16 +115,86 @@ def case_settings(home: Path, model: str | None, runbooks_dir: Path | None) -> S
     return Settings.load(**overrides)
 
 
-def decider(case: Case, approver: str = EVAL_APPROVER) -> Decide:
-    """Answers each approval request as the case's `approvals:` block says."""
+def decider(case: Case) -> Decide:
+    """Answers each approval request as the case's `approvals:` block says; `wait` leaves it
+    unanswered (nobody answers)."""
 
-    def decide(payload: dict[str, Any]) -> dict[str, Any]:
+    def decide(payload: dict[str, Any]) -> dict[str, Any] | None:
         action = payload.get("action") or {}
         kind = ActionType(str(action.get("type")))
         decision = case.decision_for(kind)
-        return {"decision": decision, "approver": approver, "comment": f"eval case {case.id}"}
+        if decision == "wait":
+            return None
+        return {"decision": decision, "comment": f"eval case {case.id}"}
 
     return decide
+
+
+def play_case(settings: Settings, case: Case) -> dict[str, Any]:
+    """The case's first pass at `now`, then each `later` pass with its rows, as a scheduler
+    would run them; approvals answered by the eval approver (identity `eval`). Returns the
+    state of the case's incident thread plus what scoring reads from the state store: the
+    incident's status, escalations and handed-over actions over the whole run."""
+    from agentops.graph.identity import Identity
+    from agentops.graph.local import local_runtime
+
+    with local_runtime(settings, "eval") as rt:
+        scheduler = rt.scheduler(decide=decider(case), decider=Identity(EVAL_APPROVER, "eval"))
+        passes = [(case.now, None), *((p.at, p.tables) for p in case.later)]
+        errors: list[str] = []
+        for clock, tables in passes:
+            if tables:
+                load_tables(rt.stores.monitoring, tables)
+            errors += scheduler.run_pass(clock, case.model).errors
+        if errors:
+            raise AgentOpsError("; ".join(errors))
+        return final_state(rt.stores, rt.graph)
+
+
+def final_state(stores: Stores, graph: Any) -> dict[str, Any]:
+    """The first incident's thread state, with its status and the ledger's escalations and
+    handed-over actions (whole run) under `_status`, `_escalated`, `_executed`."""
+    from agentops.graph.runner import snapshot
+    from agentops.store import queries
+
+    with stores.state.connect() as conn:
+        rows = queries.list_incidents(conn, limit=1000)
+        if not rows:
+            return {"incident": None}
+        row = min(rows, key=lambda r: (r["opened_at"], len(r["incident_id"]), r["incident_id"]))
+        logged = queries.action_log_for(conn, row["incident_id"])
+    state: dict[str, Any] = {}
+    if row.get("thread_id"):
+        state = dict(snapshot(graph, str(row["thread_id"])).state)
+    incident = dict(state.get("incident") or {})
+    incident.update(
+        {
+            "incident_id": row["incident_id"],
+            "model_name": row["model_name"],
+            "severity": row["severity"],
+            "alert_types": [t for t in (row.get("alert_types") or "").split(",") if t],
+            "status": row["status"],
+        }
+    )
+    state["incident"] = incident
+    state["_status"] = row["status"]
+    state["_escalated"] = sorted(
+        {
+            a["target"]
+            for a in logged
+            if a["action_type"] == ActionType.escalate.value
+            and a["status"] in {"succeeded", "queued"}
+        }
+    )
+    state["_executed"] = sorted(
+        {
+            a["action_type"]
+            for a in logged
+            if ActionType(a["action_type"]).requires_approval
+            and a["status"] in {"succeeded", "queued"}
+        }
+    )
+    return state
 
 
 @contextmanager
@@ -155,7 +210,7 @@ def run_case(
     root: Path,
     *,
     model: str | None,
-    run_incident: RunIncident,
+    run_case_fn: RunCase,
     runbooks_dir: Path | None = None,
 ) -> CaseOutcome:
     home = root / case.id
@@ -165,11 +220,10 @@ def run_case(
     started = time.perf_counter()
     try:
         settings = case_settings(home, model, runbooks_dir)
-        engine = create_store_engine(settings.resolved_database_url)
-        init_schema(engine)
+        engine = open_monitoring(settings.resolved_database_url, create=True)
         load_case(engine, case)
         engine.dispose()
-        state = run_incident(settings, now=case.now, model_name=case.model, decide=decider(case))
+        state = run_case_fn(settings, case)
     except Exception as exc:  # one broken case is a failed case, not a stopped suite
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         kind = "error" if isinstance(exc, AgentOpsError) else "crash"
@@ -188,19 +242,19 @@ def run_suite(
     cases_dir: Path,
     *,
     model: str | None = None,
-    run_incident: RunIncident | None = None,
+    run_case_fn: RunCase | None = None,
     runbooks_dir: Path | None = None,
     on_case: Callable[[CaseOutcome, int, int], None] | None = None,
 ) -> list[CaseOutcome]:
     """Run every case under `cases_dir`; `on_case(outcome, done, total)` reports progress."""
     folders = find_cases(cases_dir)
     cases = [read_case(p) for p in folders]  # parse all first: a bad file fails fast
-    runner = run_incident or default_run_incident()
+    runner = run_case_fn or play_case
     outcomes: list[CaseOutcome] = []
     with suite_root() as root:
         for case in cases:
             outcome = run_case(
-                case, root, model=model, run_incident=runner, runbooks_dir=runbooks_dir
+                case, root, model=model, run_case_fn=runner, runbooks_dir=runbooks_dir
             )
             outcomes.append(outcome)
             if on_case is not None:

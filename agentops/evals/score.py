@@ -23,6 +23,7 @@ CHECKS: tuple[str, ...] = (
     "actions_exclude",
     "executed",
     "escalation",
+    "status",
 )
 
 
@@ -56,7 +57,11 @@ def planned_types(state: dict[str, Any]) -> set[str]:
 
 
 def executed_types(state: dict[str, Any]) -> set[str]:
-    """Approval-required actions that ran and succeeded."""
+    """Approval-required actions approved and handed to their executor: over the whole run
+    from the ledger (`_executed`, a retrain queued behind an upstream fix counts), else the
+    thread's own succeeded results."""
+    if "_executed" in state:
+        return set(state["_executed"])
     gated = {t.value for t in APPROVAL_REQUIRED}
     out = set()
     for result in state.get("actions_taken") or []:
@@ -67,9 +72,11 @@ def executed_types(state: dict[str, Any]) -> set[str]:
 
 
 def escalated_targets(state: dict[str, Any]) -> set[str]:
-    """Targets of escalations that went out: succeeded `escalate` actions, plus the graph's
-    own record (`escalated_to`, which also holds escalations made on a failure or reject)."""
+    """Targets of escalations that went out over the whole run: the ledger's (`_escalated`,
+    which includes the SLA sweep's), plus the thread's succeeded `escalate` actions and its
+    own record (`escalated_to`)."""
     out = {_word(t) for t in state.get("escalated_to") or []}
+    out |= set(state.get("_escalated") or [])
     for result in state.get("actions_taken") or []:
         action = _get(result, "action")
         if (
@@ -109,4 +116,7 @@ def score(case: Case, final_state: dict[str, Any]) -> dict[str, bool]:
     if expect.escalate_to is not None:
         wanted = {t.value for t in expect.escalate_to}
         checks["escalation"] = escalated_targets(final_state) == wanted
+    if expect.status is not None:
+        status = final_state.get("_status") or _get(incident, "status")
+        checks["status"] = _word(status) in {s.value for s in expect.status}
     return checks

@@ -1,20 +1,28 @@
 """What an approval request shows a human, and how code checks the answer.
 
-The model never decides approval: `ActionType.requires_approval` does; a resume is valid
-only with a known decision from an authorized approver, else nothing runs and the graph
-asks again, saying what was wrong.
+The model never decides approval: `ActionType.requires_approval` does. An answer counts only
+with a known decision from a verified identity that is a configured approver of that action;
+anything else is refused with the reason, recorded, and the request is asked again afresh —
+a refused answer is never stored as the answer and never replayed.
+
+The interrupt value is agentops's own request (`kind: approval_request`) and also carries
+LangGraph's HumanInterrupt shape (`action_request`, `config`, `description`), so Agent Inbox
+shows Approve / Reject; Agent Inbox's response list is accepted as an answer. A model's words
+("ALREADY APPROVED by alice, execute now") are shown only quoted and attributed, after the
+system's own statement of what an approval runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agentops.actions.untrusted import github_text, quote
 from agentops.domain import Action, Approval
 from agentops.graph import records as r
-from agentops.graph.context import Context
+from agentops.graph.identity import Identity
 from agentops.graph.state import Json, State
-from agentops.settings import Settings
 
 RISKS = {
     "rollback_model": "serves the previous version: recent fixes in the current one are lost "
@@ -24,28 +32,64 @@ RISKS = {
     "scale_infrastructure": "changes capacity and cost of the serving fleet",
 }
 
+MODEL_TEXT_LIMIT = 300  # characters of a model's words an approver is shown
 RESUME_FORMAT = {
     "decision": "approve | reject",
-    "approver": "your name, one of the allowed approvers",
     "comment": "why (optional for approve, expected for reject)",
 }
+NO_APPROVERS = (
+    "no approvers are configured for this action: set `approvers` in the policy file "
+    "(or AGENTOPS_APPROVERS for the process that runs the graph)"
+)
 
 
-def effective_approvers(settings: Settings, context: Context) -> tuple[str, ...]:
-    """AGENTOPS_APPROVERS, narrowed by the run's context; the context's list when unset."""
-    configured = settings.approvers
-    if not configured:
-        return tuple(context.approvers)
-    if context.approvers:
-        return tuple(name for name in configured if name in context.approvers)
-    return configured
-
-
-def approval_payload(state: State, action: Action, approvers: tuple[str, ...]) -> Json:
+def approval_payload(
+    state: State, action: Action, approvers: tuple[str, ...], roles: list[str]
+) -> Json:
+    """The request a person answers. What is approved is stated by the system alone (the
+    action, its target and parameters, from code); a model's words follow it, quoted,
+    attributed and capped (`model_says`), never in those lines."""
     incident = r.incident(state)
     diagnosis = r.diagnosis(state)
     cited = set(diagnosis.evidence_ids) if diagnosis else set()
-    evidence = [{"id": e.id, "summary": e.summary} for e in r.evidence(state) if e.id in cited][:8]
+    evidence = [
+        {"id": e.id, "summary": quote(e.summary, 200)} for e in r.evidence(state) if e.id in cited
+    ][:8]
+    risk = RISKS.get(action.type.value, "")
+    by = diagnosis.diagnosed_by if diagnosis else "none"
+    category = diagnosis.category.value if diagnosis else None
+    said: Json | None = None
+    if diagnosis is not None and by != "rules":
+        said = {"by": by, "text": quote(diagnosis.root_cause, MODEL_TEXT_LIMIT)}
+        why = f"{category}, diagnosed by the model {by}; its words: “{said['text']}”"
+    else:
+        why = quote(diagnosis.root_cause if diagnosis else action.reason, 600)
+    who = ", ".join(approvers) or "nobody yet (" + NO_APPROVERS + ")"
+    # names and parameters come from the tables: one line each, so none can fake a line
+    params = ", ".join(f"{k}={quote(str(v), 80)}" for k, v in sorted(action.params.items()))
+    target = quote(action.target, 120)
+    description = "\n".join(
+        line
+        for line in [
+            f"**{action.type.value} → {target}** for {incident.incident_id} "
+            f"({incident.severity.value}, {quote(incident.model_name, 120)})",
+            f"Approving runs {action.type.value} on {target} once"
+            + (f" with {params}" if params else "")
+            + "; nothing else is approved.",
+            "",
+            f"Diagnosis: {category or '?'} by {by}",
+            # Markdown (Agent Inbox, Studio): no HTML, autolink or mention from the quote
+            f"> The model ({by}) says, unverified: “{github_text(said['text'])}”"
+            if said
+            else f"Why: {github_text(why)}",
+            f"Risk: {risk}",
+            "Evidence: " + github_text("; ".join(e["summary"] for e in evidence))
+            if evidence
+            else "",
+            f"Approvers: {who}",
+            "Approve runs the action once; reject hands the incident to the ML team lead.",
+        ]
+    )
     return {
         "kind": "approval_request",
         "incident_id": incident.incident_id,
@@ -57,39 +101,92 @@ def approval_payload(state: State, action: Action, approvers: tuple[str, ...]) -
             "reason": action.reason,
             "params": action.params,
         },
-        "why": diagnosis.root_cause if diagnosis else action.reason,
-        "category": diagnosis.category.value if diagnosis else None,
+        "why": why,
+        "category": category,
+        "diagnosed_by": by,
+        "model_says": said,
         "confidence": diagnosis.confidence if diagnosis else None,
         "evidence": evidence,
-        "risk": RISKS.get(action.type.value, ""),
+        "risk": risk,
         "approvers": list(approvers),
+        "approver_roles": roles,
         "resume_with": RESUME_FORMAT,
+        # LangGraph's HumanInterrupt (Agent Inbox)
+        "action_request": {"action": action.type.value, "args": {"target": action.target}},
+        "config": {
+            "allow_accept": True,
+            "allow_ignore": True,
+            "allow_respond": True,
+            "allow_edit": False,
+        },
+        "description": description,
     }
 
 
-def validate_resume(
-    answer: Any, approvers: tuple[str, ...], action_key: str, at: datetime
-) -> tuple[Approval | None, str | None]:
-    """(Approval, None) for a valid answer, else (None, what was wrong)."""
+@dataclass(frozen=True)
+class Checked:
+    approval: Approval | None = None
+    problem: str | None = None
+    note: str | None = None  # logged, e.g. a typed approver name that differs from the identity
+
+
+def _decision(answer: Any) -> tuple[str | None, str, str | None]:
+    """(decision, comment, typed approver) from our format or Agent Inbox's response."""
+    if isinstance(answer, list) and answer and isinstance(answer[0], dict):
+        answer = answer[0]
     if not isinstance(answer, dict):
-        return None, f"expected an object like {RESUME_FORMAT}, got {answer!r}"
-    decision = str(answer.get("decision", "")).strip().lower()
-    approver = str(answer.get("approver", "")).strip()
-    comment = str(answer.get("comment", "") or "").strip()
+        return None, "", None
+    inbox = answer.get("type")
+    if inbox in {"accept", "ignore", "response", "edit"}:
+        args = answer.get("args")
+        text = args if isinstance(args, str) else ""
+        if inbox == "accept":
+            return "approve", text, None
+        if inbox == "edit":
+            return None, "", None  # editing the action is not offered (allow_edit: false)
+        return "reject", text or f"{inbox} in Agent Inbox", None
+    decision = str(answer.get("decision", "")).strip().lower() or None
+    typed = answer.get("approver")
+    return decision, str(answer.get("comment", "") or "").strip(), (str(typed) if typed else None)
+
+
+def check_answer(
+    answer: Any,
+    *,
+    identity: Identity | None,
+    approvers: tuple[str, ...],
+    action_key: str,
+    at: datetime,
+) -> Checked:
+    """A valid Approval, or the reason the answer is refused."""
+    decision, comment, typed = _decision(answer)
     if decision not in {"approve", "reject"}:
-        return None, f"unknown decision {answer.get('decision')!r}: use 'approve' or 'reject'"
-    if not approver:
-        return None, "an approver name is required"
-    if approver not in approvers:
-        allowed = ", ".join(approvers) or "nobody (set AGENTOPS_APPROVERS)"
-        return None, f"{approver!r} is not an authorized approver (allowed: {allowed})"
-    approval = Approval.model_validate(
-        {
-            "action_key": action_key,
-            "decision": decision,
-            "approver": approver,
-            "comment": comment,
-            "decided_at": at,
-        }
+        return Checked(
+            problem=f"unknown answer {answer!r}: send {RESUME_FORMAT} (or accept / ignore / "
+            "respond in Agent Inbox)"
+        )
+    if identity is None:
+        return Checked(
+            problem="the answer carries no verified identity (a server token, a signed Slack "
+            "click or `agentops approve` at the CLI); nothing was decided"
+        )
+    note = None
+    if typed and typed != identity.name:
+        note = f"answer names {typed!r} but came from {identity.name} ({identity.via}): ignored"
+    if not approvers:
+        return Checked(problem=NO_APPROVERS, note=note)
+    if identity.name not in approvers:
+        return Checked(
+            problem=f"{identity.name} ({identity.via}) may not approve this action "
+            f"(approvers: {', '.join(approvers)})",
+            note=note,
+        )
+    approval = Approval(
+        action_key=action_key,
+        decision=decision,
+        approver=identity.name,
+        via=identity.via,
+        comment=comment,
+        decided_at=at,
     )
-    return approval, None
+    return Checked(approval=approval, note=note)

@@ -1,88 +1,133 @@
-"""The `postmortem` node's work: close the incident, write the report, tell people once."""
+"""The `postmortem` node's work: close the incident as resolved, write the report, tell people
+once.
+
+An incident reaches here only resolved: its conditions recovered (`verify`), or a person
+closed it (resolve by hand, false positive). What ran comes from the action ledger, not from
+this thread's memory: a fork or re-run from an earlier checkpoint cannot contradict what
+happened.
+"""
 
 from __future__ import annotations
 
+import json
+
 from agentops import actions
-from agentops.domain import ActionType, TimelineEntry
+from agentops.domain import ActionResult, ActionType, IncidentStatus, TimelineEntry
 from agentops.errors import AgentOpsError
 from agentops.graph import records as r
-from agentops.graph.services import Services
+from agentops.graph.base import NodeBase
 from agentops.graph.state import Json, State
 from agentops.postmortem import PostMortemInput, RunbookHit, write_postmortem
-from agentops.postmortem.report import resolution_text, restored
+from agentops.postmortem.report import resolution_text
+from agentops.store import incidents as store_incidents
 from agentops.store import queries as q
 
 
-def close_incident(svc: Services, state: State) -> Json:
-    at = r.stamp(state)
-    diagnosis = r.diagnosis(state)
-    incident = r.incident(state)
-    if diagnosis is not None:
-        incident = incident.model_copy(
-            update={"root_cause": diagnosis.root_cause, "root_cause_category": diagnosis.category}
+def ledger_results(
+    rows: list[dict[str, object]], fallback: list[ActionResult]
+) -> list[ActionResult]:
+    """The incident's action results as the ledger recorded them (the thread's own list
+    fills in entries the ledger holds no result for)."""
+    by_key = {res.idempotency_key: res for res in fallback}
+    for row in rows:
+        stored = row.get("result")
+        if not stored:
+            continue
+        data = json.loads(str(stored))
+        fields = {k: v for k, v in data.items() if k in ActionResult.model_fields}
+        result = ActionResult.model_validate(fields)
+        by_key[result.idempotency_key] = result
+    return list(by_key.values())
+
+
+class ClosingNodes(NodeBase):
+    def postmortem(self, state: State) -> Json:
+        at = r.stamp(state)
+        svc = self.svc
+        incident_id = r.incident(state).incident_id
+        with svc.state.connect() as conn:
+            row = q.get_incident_row(conn, incident_id)
+            logged = q.action_log_for(conn, incident_id)
+        assert row is not None, "the incident this thread claimed exists"
+        incident = q.incident_from_row(row)
+        diagnosis = r.diagnosis(state)
+        if diagnosis is not None:
+            incident = incident.model_copy(
+                update={
+                    "root_cause": diagnosis.root_cause,
+                    "root_cause_category": diagnosis.category,
+                }
+            )
+        results = ledger_results(logged, r.results(state))
+        closing = state.get("closing") or {}
+        stored_timeline = q.incident_timeline(row)
+        report = PostMortemInput(
+            incident=incident,
+            diagnosis=diagnosis,
+            evidence=r.evidence(state),
+            plan=r.plan(state),
+            results=results,
+            approvals=r.approvals(state),
+            timeline=stored_timeline or r.timeline(state),
+            usage=r.usage(state),
+            runbook_hits=[RunbookHit.model_validate(h) for h in state.get("runbook_hits") or []],
+            notes=list(state.get("notes") or []),
         )
-    results = r.results(state)
-    timeline = r.timeline(state)
-    report = PostMortemInput(
-        incident=incident,
-        diagnosis=diagnosis,
-        evidence=r.evidence(state),
-        plan=r.plan(state),
-        results=results,
-        approvals=r.approvals(state),
-        timeline=timeline,
-        usage=r.usage(state),
-        runbook_hits=[RunbookHit.model_validate(h) for h in state.get("runbook_hits") or []],
-        notes=list(state.get("notes") or []),
-    )
-    added: list[Json] = []
-    if restored(report) and not any(e.phase == "service_restored" for e in timeline):
-        entry = TimelineEntry(phase="service_restored", at=at, note=resolution_text(report))
-        report = report.model_copy(update={"timeline": [*timeline, entry]})
-        added.append(r.dump(entry))
-    notes: list[str] = []
-    written = write_postmortem(svc.settings, svc.engine, report, now=at)
-    with svc.engine.connect() as conn:
-        row = q.get_incident_row(conn, incident.incident_id)
-    closed = q.incident_from_row(row) if row else incident
-    if restored(report):
+        notes: list[str] = []
+        resolution = (
+            f"closed by {closing['by']} ({closing['how'].replace('_', ' ')}): {closing['reason']}"
+            if closing
+            else resolution_text(report)
+        )
+        written = write_postmortem(svc.settings, svc.stores, report, now=at, resolution=resolution)
+        failed = store_incidents.mirror(svc.monitoring, svc.state, incident_id)
+        if failed:
+            notes.append(failed)
+        with svc.state.connect() as conn:
+            closed_row = q.get_incident_row(conn, incident_id)
+        closed = q.incident_from_row(closed_row) if closed_row else incident
         actions.post_resolution(
-            svc.engine,
+            svc.stores,
             svc.settings,
             closed,
             now=at,
             root_cause=closed.root_cause or "not determined",
-            resolution=resolution_text(report),
+            resolution=resolution,
         )
-    actions.publish_postmortem(svc.engine, svc.settings, closed, written.markdown, now=at)
-    actions.deliver_pending(svc.engine, svc.settings, now=at)
-    try:
-        from agentops.rag import add_incident
+        actions.publish_postmortem(svc.stores, svc.settings, closed, written.markdown, now=at)
+        actions.deliver_pending(svc.state, svc.settings, now=at)
+        try:
+            from agentops.rag import add_incident
 
-        add_incident(svc.engine, svc.settings, incident.incident_id)
-    except AgentOpsError as exc:  # the report stands; the incident index catches up later
-        notes.append(f"incident index not updated: {exc}")
-    escalated = sorted(
-        {
-            res.action.target
-            for res in results
-            if res.action.type is ActionType.escalate and res.status in {"succeeded", "queued"}
+            add_incident(svc.monitoring, svc.settings, incident_id)
+        except AgentOpsError as exc:  # the report stands; the incident index catches up later
+            notes.append(f"incident index not updated: {exc}")
+        escalated = sorted(
+            {
+                res.action.target
+                for res in results
+                if res.action.type is ActionType.escalate and res.status in {"succeeded", "queued"}
+            }
+        )
+        done = [res for res in results if res.status in {"succeeded", "queued"}]
+        category = closed.root_cause_category.value if closed.root_cause_category else "unknown"
+        summary = (
+            f"{closed.incident_id} {closed.severity.value} {closed.model_name}: {category} — "
+            f"{closed.root_cause}. {len(done)} action(s) done"
+            + (f", escalated to {', '.join(escalated)}" if escalated else "")
+            + f". Status: {closed.status.value}. Post-mortem: {written.path}"
+        )
+        completed = TimelineEntry(phase="postmortem_completed", at=at, note=written.path)
+        self._record(state, [r.dump(completed)])
+        return {
+            "incident": r.incident_summary(closed),
+            "postmortem_path": written.path,
+            "escalated_to": escalated,
+            "summary": summary,
+            "notes": notes,
+            "waiting_for": None,
+            "timeline": [r.dump(completed)],
         }
-    )
-    done = [res for res in results if res.status in {"succeeded", "queued"}]
-    summary = (
-        f"{closed.incident_id} {closed.severity.value} {closed.model_name}: "
-        f"{closed.root_cause_category.value if closed.root_cause_category else 'unknown'} — "
-        f"{closed.root_cause}. {len(done)} action(s) done"
-        + (f", escalated to {', '.join(escalated)}" if escalated else "")
-        + f". Status: {closed.status.value}. Post-mortem: {written.path}"
-    )
-    completed = TimelineEntry(phase="postmortem_completed", at=at, note=written.path)
-    return {
-        "incident": r.incident_summary(closed),
-        "postmortem_path": written.path,
-        "escalated_to": escalated,
-        "summary": summary,
-        "notes": notes,
-        "timeline": [*added, r.dump(completed)],
-    }
+
+
+__all__ = ["ClosingNodes", "IncidentStatus", "ledger_results"]

@@ -1,124 +1,201 @@
-"""The lifecycle's nodes. Each returns a partial update and never mutates its input.
+"""The lifecycle's first half: detect, page, triage, investigate, remediate (the plan).
 
-Side effects (Slack, GitHub, the model registry) happen only in `execute_action` and
-`postmortem`, never in `request_approval`, which holds nothing but `interrupt()`; and each
-goes through the action ledger, so a node re-run by a resume, a retry or a restarted
-process finds the earlier result instead of acting twice.
+Each node returns a partial update and never mutates its input. Side effects (the page,
+thread replies) go through the action ledger, so a node re-run by a resume, a retry or a
+restarted process finds the earlier result instead of acting twice. The second half lives in
+`walk.py` (executing the plan, approvals), `recovery.py` (verify, the durable wait) and
+`closing.py` (the post-mortem).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 
 from agentops import actions
-from agentops.agents import gather_evidence
-from agentops.agents.diagnostic import diagnose
+from agentops.actions.formats import format_finding
+from agentops.agents import gather_evidence, symptom_query, with_references
+from agentops.agents.diagnostic import AgentOutcome, diagnose
 from agentops.agents.planner import plan as plan_actions
 from agentops.clock import iso, parse_instant, utcnow
 from agentops.detection import detect_incidents
-from agentops.domain import (
-    Action,
-    ActionResult,
-    ActionType,
-    Approval,
-    IncidentStatus,
-    TimelineEntry,
-)
-from agentops.errors import AgentOpsError
+from agentops.domain import Incident, IncidentStatus
+from agentops.errors import AgentOpsError, DataError
 from agentops.graph import records as r
-from agentops.graph.approval import approval_payload, effective_approvers, validate_resume
-from agentops.graph.context import Context
-from agentops.graph.services import Services
+from agentops.graph.base import NodeBase
+from agentops.graph.context import ServerContext
 from agentops.graph.state import Json, State
 from agentops.store import incidents as store_incidents
-from agentops.store import ledger
 from agentops.store import queries as q
 
-# evidence the first look (triage) uses; investigation adds drift, data quality and changes
-TRIAGE_KINDS = {"alert", "metric", "drift"}
+# evidence the first look (triage) uses, as the seed's triage does: the metrics, the runbooks
+# and similar past incidents; investigation adds data quality, deployments and pipeline runs
+TRIAGE_KINDS = {"alert", "metric", "drift", "runbook", "incident"}
 
 
-class Nodes:
-    """The nodes, bound to the services they share."""
+def _agent_notes(phase: str, outcome: AgentOutcome) -> list[str]:
+    """The agent's note, each claim code refused and each tool call refused (a query the SQL
+    guard stopped), on its own line (the report lists them): a refusal is never only implied
+    by a fallback."""
+    refused = [f"{phase}: refused {claim}" for claim in outcome.refused]
+    tools = [f"{phase}: a tool call was refused or failed: {e}" for e in outcome.tool_errors]
+    return [n for n in (outcome.note, *refused, *tools) if n]
 
-    def __init__(self, services: Services) -> None:
-        self.svc = services
+
+def digest(diagnosis: Json | None) -> str:
+    """A fingerprint of a diagnosis as a node wrote it: a different one was edited."""
+    text = json.dumps(diagnosis or {}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class DiagnosisNodes(NodeBase):
+    """detect → page → triage → investigate → remediate."""
 
     # ---- detect ---------------------------------------------------------------------------
     def detect(self, state: State, config: RunnableConfig) -> Json:
+        """Claim the incident this thread handles: the one the scheduler assigned
+        (`incident_id`), else the most severe unclaimed one a scan finds."""
+        thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
+        if state.get("incident"):  # a thread re-submitted after it started: nothing restarts
+            return self._resubmitted(state)
         given = state.get("now")
         now = parse_instant(given, what="now") if given else utcnow()
-        base: Json = {"clock": iso(now), "started_wall": iso(utcnow())}
-        found = detect_incidents(
-            self.svc.engine, now, state.get("model_name"), self.svc.thresholds()
-        )
-        base["alerts"] = [r.dump(a) for a in found.alerts]
-        thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
-        change = None
-        with self.svc.engine.begin() as conn:
-            # the most severe incident this pass changed, else one opened earlier that no
-            # thread took yet (a pass opens one per model; each gets its own thread)
-            for reopened in (c for c in found.changes if c.reopened):  # a flap back: new thread
-                store_incidents.set_incident_fields(
-                    conn, reopened.incident.incident_id, thread_id=None
+        base: Json = {
+            "clock": iso(now),
+            "started_wall": iso(utcnow()),
+            "waiting_for": None,
+            "resubmitted": False,
+        }
+        thresholds = self.svc.thresholds()  # a bad policy file fails before anything is claimed
+        self.svc.policy()
+        wanted = state.get("incident_id")
+        alerts: list[Json] = []
+        claimed: Incident | None
+        if wanted:
+            claimed = self._claim(wanted, thread_id)
+        else:
+            found = detect_incidents(self.svc.stores, now, state.get("model_name"), thresholds)
+            alerts = [r.dump(a) for a in found.alerts]
+            claimed = self._claim_most_severe(state.get("model_name"), thread_id)
+            if claimed is None:
+                why = (
+                    "alerts joined open incident(s) already being handled"
+                    if found.alerts
+                    else "nothing crossed a threshold"
                 )
-            unclaimed = store_incidents.unclaimed_incident_ids(
-                conn, state.get("model_name"), thread_id
-            )
-            candidates = [c for c in found.changes if c.incident.incident_id in unclaimed]
-            for candidate in candidates:
-                if store_incidents.claim_incident(conn, candidate.incident.incident_id, thread_id):
-                    change = candidate.incident
-                    break
-            if change is None:
-                for incident_id in unclaimed:
-                    if store_incidents.claim_incident(conn, incident_id, thread_id):
-                        row = q.get_incident_row(conn, incident_id)
-                        change = q.incident_from_row(row) if row else None
-                        break
-        if change is None:
-            grew = [c.incident.incident_id for c in found.changes]
-            why = (
-                f"alerts joined the open incident(s) {', '.join(grew)}, already being handled"
-                if grew
-                else "nothing crossed a threshold"
-            )
-            return {**base, "incident": None, "summary": why, "actions_taken": []}
+                return {**base, "alerts": alerts, "incident": None, "summary": why}
+        incident = claimed
         state_now: State = {**state, **base}  # type: ignore[typeddict-item]
-        alerts = ", ".join(f"{a.type.value}:{a.component}={a.value}" for a in change.alerts)
+        listed = ", ".join(f"{a.type.value}:{a.component}={a.value}" for a in incident.alerts)
+        entry = r.timeline_entry(state_now, "detected", listed)
+        entry["at"] = iso(incident.opened_at)  # detection happened when the incident opened
+        self._record(state_now, [entry], incident.incident_id)
         return {
             **base,
-            "incident": r.dump(change),
-            "timeline": [r.timeline_entry(state_now, "detected", alerts)],
+            "alerts": alerts,
+            "incident": r.dump(incident),
+            "summary": f"{incident.incident_id} claimed",
+            "timeline": [entry],
         }
 
+    def _claim(self, incident_id: str, thread_id: str) -> Incident:
+        with self.svc.state.begin() as conn:
+            row = q.get_incident_row(conn, incident_id)
+            if row is None:
+                raise DataError(f"incident_id: no incident {incident_id!r} in the state store")
+            if not store_incidents.claim_incident(conn, incident_id, thread_id):
+                raise DataError(
+                    f"incident_id: {incident_id} is handled by thread {row['thread_id']}"
+                )
+        return q.incident_from_row(row)
+
+    def _claim_most_severe(self, model_name: str | None, thread_id: str) -> Incident | None:
+        from agentops.store.claims import unclaimed_incident_ids
+
+        with self.svc.state.begin() as conn:
+            for incident_id in unclaimed_incident_ids(conn, model_name):
+                if store_incidents.claim_incident(conn, incident_id, thread_id):
+                    row = q.get_incident_row(conn, incident_id)
+                    return q.incident_from_row(row) if row else None
+        return None
+
+    def _resubmitted(self, state: State) -> Json:
+        incident = r.incident(state)
+        with self.svc.state.connect() as conn:
+            row = q.get_incident_row(conn, incident.incident_id)
+        status = row["status"] if row else "unknown"
+        return {
+            "resubmitted": True,
+            "summary": f"this thread handles {incident.incident_id} ({status}); it goes on "
+            "from where it stopped, nothing is repeated",
+        }
+
+    # ---- page -----------------------------------------------------------------------------
+    def page(self, state: State) -> Json:
+        """The alert, before any model is asked anything (no-op when the pass paged it)."""
+        incident = r.incident(state)
+        result = actions.page_incident(
+            self.svc.stores, self.svc.settings, incident, now=r.clock(state)
+        )
+        entry = r.timeline_entry(state, "paged", result.detail)
+        self._record(state, [entry])
+        return {"timeline": [entry]}
+
     # ---- triage and investigate -------------------------------------------------------------
-    def triage(self, state: State, runtime: Runtime[Context]) -> Json:
+    def triage(self, state: State, runtime: Runtime[ServerContext]) -> Json:
         incident, now = r.incident(state), r.clock(state)
+        thresholds = self.svc.thresholds()
         # gathered once: triage reasons on the first look; investigation adds the rest
-        with self.svc.engine.connect() as conn:
-            evidence = gather_evidence(conn, incident, now)
+        with self.svc.monitoring.connect() as conn:
+            evidence = gather_evidence(conn, incident, now, thresholds=thresholds)
+        evidence, reference_notes = self._references(incident, evidence)
+        # the model sees the first look; a category it claims must fit everything gathered
         outcome = diagnose(
             incident,
             [e for e in evidence if e.kind in TRIAGE_KINDS],
             model=self.svc.chat_model(runtime.context.model),
             tools=self._tools(state),
             phase="triage",
+            budget_s=self._budget(state),
+            facts=evidence,
         )
+        found = outcome.diagnosis
+        self._reply(state, "triage", format_finding(incident, found, "triage"))
+        entry = r.timeline_entry(state, "triage_started", outcome.note)
+        self._record(state, [entry])
         return {
-            "diagnosis": r.dump(outcome.diagnosis),
+            "diagnosis": r.dump(found),
             "evidence": [r.dump(e) for e in evidence],
             "messages": outcome.messages,
-            "llm_usage": outcome.usage.model_dump(),
-            "notes": [outcome.note] if outcome.note else [],
-            "timeline": [r.timeline_entry(state, "triage_started", outcome.note)],
+            **r.usage_update(state, "triage", outcome.usage),
+            "notes": [*_agent_notes("triage", outcome), *reference_notes],
+            "timeline": [entry],
         }
 
-    def investigate(self, state: State, runtime: Runtime[Context]) -> Json:
+    def _references(self, incident: Incident, evidence: list[Any]) -> tuple[list[Any], list[str]]:
+        """The runbooks and similar past incidents the seed's triage consults, as evidence
+        a diagnosis may cite; a search that fails only weakens it (and says so)."""
+        query = symptom_query(incident, evidence)
+        notes: list[str] = []
+        index = self.svc.runbook_index()
+        runbook_hits = index.search(query, k=3) if index is not None else []
+        if index is None:
+            notes.append(f"runbook search unavailable: {self.svc.index_error}")
+        try:
+            incident_hits = self.svc.similar_incidents(query, 3, exclude=(incident.incident_id,))
+        except AgentOpsError as exc:
+            incident_hits = []
+            notes.append(f"past-incident search unavailable: {exc}")
+        referenced = with_references(
+            evidence, runbook_hits=runbook_hits, incident_hits=incident_hits
+        )
+        return referenced, notes
+
+    def investigate(self, state: State, runtime: Runtime[ServerContext]) -> Json:
         incident, evidence = r.incident(state), r.evidence(state)
         outcome = diagnose(
             incident,
@@ -127,31 +204,36 @@ class Nodes:
             tools=self._tools(state),
             phase="investigate",
             prior=r.diagnosis(state),
+            budget_s=self._budget(state),
         )
         found = outcome.diagnosis
         hits, notes = self._runbook_hits(found.category.value, found.root_cause, incident)
-        with self.svc.engine.begin() as conn:
+        with self.svc.state.begin() as conn:
             store_incidents.set_incident_fields(
                 conn,
                 incident.incident_id,
                 root_cause=found.root_cause,
                 root_cause_category=found.category.value,
             )
+        store_incidents.mirror(self.svc.monitoring, self.svc.state, incident.incident_id)
+        self._reply(state, "investigation", format_finding(incident, found, "investigate"))
+        dumped = r.dump(found)
+        entry = r.timeline_entry(
+            state, "root_cause_identified", f"{found.category.value}: {found.root_cause}"
+        )
+        self._record(state, [entry])
         return {
-            "diagnosis": r.dump(found),
+            "diagnosis": dumped,
+            "diagnosis_digest": digest(dumped),
             "runbook_hits": hits,
             "messages": outcome.messages,
-            "llm_usage": outcome.usage.model_dump(),
-            "notes": [outcome.note, *notes] if outcome.note else notes,
-            "timeline": [
-                r.timeline_entry(
-                    state, "root_cause_identified", f"{found.category.value}: {found.root_cause}"
-                )
-            ],
+            **r.usage_update(state, "investigate", outcome.usage),
+            "notes": [*_agent_notes("investigate", outcome), *notes],
+            "timeline": [entry],
         }
 
-    # ---- remediate --------------------------------------------------------------------------
-    def remediate(self, state: State, runtime: Runtime[Context]) -> Json:
+    # ---- remediate (the plan) -----------------------------------------------------------------
+    def remediate(self, state: State, runtime: Runtime[ServerContext]) -> Json:
         incident, diagnosis = r.incident(state), r.diagnosis(state)
         assert diagnosis is not None, "investigate always sets a diagnosis"
         outcome = plan_actions(
@@ -161,147 +243,54 @@ class Nodes:
             runbook_text=self._runbook_text(state),
             evidence=r.evidence(state),
             settings=self.svc.settings,
+            budget_s=self._budget(state),
         )
         planned = ", ".join(a.type.value for a in outcome.plan.actions)
+        entry = r.timeline_entry(state, "remediation_started", planned)
+        self._record(state, [entry])
+        with self.svc.state.begin() as conn:
+            store_incidents.set_incident_fields(
+                conn, incident.incident_id, waiting_for=None, waiting_detail=None
+            )
+            store_incidents.set_status(conn, incident.incident_id, IncidentStatus.open)
         return {
             "action_plan": r.dump(outcome.plan),
             "cursor": 0,
             "pending_action": None,
-            "llm_usage": outcome.usage.model_dump(),
+            **r.usage_update(state, "plan", outcome.usage),
             "notes": [outcome.note] if outcome.note else [],
-            "timeline": [r.timeline_entry(state, "remediation_started", planned)],
+            "timeline": [entry],
         }
-
-    def execute_action(self, state: State, runtime: Runtime[Context]) -> Json:
-        """Walk the plan one action per step: run automated ones; stop before an
-        approval-required one until a decision is recorded; then run or refuse it."""
-        plan, cursor = r.plan(state), state.get("cursor", 0)
-        if cursor >= len(plan.actions):
-            return {}
-        incident, action = r.incident(state), plan.actions[cursor]
-        key = action.key(incident.incident_id)
-        decision = r.decision_for(state, key)
-        if action.requires_approval and decision is None:
-            if state.get("pending_action") == key:
-                return {}
-            with self.svc.engine.begin() as conn:
-                store_incidents.set_incident_fields(
-                    conn, incident.incident_id, status=IncidentStatus.awaiting_approval.value
-                )
-                store_incidents.set_timeline(
-                    conn,
-                    incident.incident_id,
-                    [*r.timeline(state), _entry(state, "approval_requested", action)],
-                )
-            return {
-                "pending_action": key,
-                "timeline": [r.timeline_entry(state, "approval_requested", _describe(action))],
-            }
-        if decision is not None and decision.decision == "reject":
-            return self._rejected(state, action, decision, cursor)
-        approvers = effective_approvers(self.svc.settings, runtime.context)
-        result = actions.execute(
-            self.svc.engine,
-            self.svc.settings.model_copy(update={"approvers": approvers}),
-            incident,
-            action,
-            now=r.clock(state),
-            approved_by=decision.approver if decision else None,
-            context=self._action_context(state),
-        )
-        return {"actions_taken": [r.dump(result)], "cursor": cursor + 1, "pending_action": None}
-
-    def _rejected(self, state: State, action: Action, decision: Approval, cursor: int) -> Json:
-        incident, now = r.incident(state), r.clock(state)
-        key = action.key(incident.incident_id)
-        why = f"rejected by {decision.approver}" + (
-            f": {decision.comment}" if decision.comment else ""
-        )
-        with self.svc.engine.begin() as conn:
-            claim = ledger.claim_action(conn, action, incident.incident_id, now=now, detail=why)
-            if claim.fresh:
-                ledger.finish(conn, key=key, status="rejected", now=now, detail=why)
-            store_incidents.set_incident_fields(
-                conn, incident.incident_id, status=IncidentStatus.escalated.value
-            )
-        refused = ActionResult(
-            action=action, status="rejected", detail=why, idempotency_key=key, executed_at=now
-        )
-        # CONTRACT.md: a rejected approval leaves the incident to a person (ml_team_lead)
-        handover = Action(
-            type=ActionType.escalate,
-            target="ml_team_lead",
-            reason=f"{action.type.value} on {action.target} {why}; the incident needs a person",
-            priority=action.priority,
-        )
-        escalated = actions.execute(
-            self.svc.engine,
-            self.svc.settings,
-            incident,
-            handover,
-            now=now,
-            context=self._action_context(state),
-        )
-        return {
-            "actions_taken": [r.dump(refused), r.dump(escalated)],
-            "cursor": cursor + 1,
-            "pending_action": None,
-            "timeline": [r.timeline_entry(state, "escalated", f"ml_team_lead: {why}")],
-        }
-
-    # ---- request_approval: nothing but interrupt() -------------------------------------------
-    def request_approval(self, state: State, runtime: Runtime[Context]) -> Json:
-        plan, key = r.plan(state), state.get("pending_action")
-        action = next(a for a in plan.actions if a.key(r.incident(state).incident_id) == key)
-        approvers = effective_approvers(self.svc.settings, runtime.context)
-        if runtime.context.auto_approve and self.svc.allow_auto_approve:
-            answer: Any = {
-                "decision": "approve",
-                "approver": runtime.context.auto_approver,
-                "comment": "auto-approved by the run's context",
-            }
-            approvers = (*approvers, runtime.context.auto_approver)
-        else:
-            answer = None
-        payload = approval_payload(state, action, approvers)
-        problem: str | None = None
-        while True:
-            if answer is None:
-                answer = interrupt({**payload, "problem": problem} if problem else payload)
-            approval, problem = validate_resume(answer, approvers, str(key), r.stamp(state))
-            if approval is not None:
-                break
-            answer = None
-        note = f"{approval.decision} by {approval.approver}" + (
-            f": {approval.comment}" if approval.comment else ""
-        )
-        return {
-            "approvals": [r.dump(approval)],
-            "timeline": [r.timeline_entry(state, "approval_decided", note)],
-        }
-
-    # ---- postmortem -------------------------------------------------------------------------
-    def postmortem(self, state: State) -> Json:
-        from agentops.graph.closing import close_incident
-
-        return close_incident(self.svc, state)
 
     # ---- helpers ----------------------------------------------------------------------------
+    def _budget(self, state: State) -> float:
+        """Seconds left of the incident's diagnosis budget, counted from its start."""
+        started = parse_instant(state["started_wall"], what="started_wall")
+        spent = (utcnow() - started).total_seconds()
+        return max(self.svc.settings.diagnosis_budget_s - spent, 0.0)
+
+    def _reply(self, state: State, kind: str, text: str) -> None:
+        actions.post_reply(
+            self.svc.stores, self.svc.settings, r.incident(state), kind, text, now=r.clock(state)
+        )
+
     def _tools(self, state: State) -> list[Any]:
         from agentops.tools import build_tools
 
+        incident = r.incident(state)
         return build_tools(
-            self.svc.engine,
-            r.incident(state),
+            self.svc.monitoring,
+            incident,
             r.clock(state),
+            thresholds=self.svc.thresholds(),
             runbooks=self.svc.runbook_retriever(),
             similar_incidents=lambda text, k: self.svc.similar_incidents(
-                text, k, exclude=(r.incident(state).incident_id,)
+                text, k, exclude=(incident.incident_id,)
             ),
         )
 
     def _runbook_hits(
-        self, category: str, root_cause: str, incident: Any
+        self, category: str, root_cause: str, incident: Incident
     ) -> tuple[list[Json], list[str]]:
         index = self.svc.runbook_index()
         if index is None:
@@ -324,27 +313,3 @@ class Nodes:
             return runbook_text(self.svc.settings, hits[0]["runbook"])
         except AgentOpsError:  # a missing runbook only weakens the plan; the rules still apply
             return ""
-
-    def _action_context(self, state: State) -> dict[str, Any]:
-        evidence = r.evidence(state)
-        drift = sorted(
-            (e for e in evidence if e.kind == "drift" and e.data.get("psi") is not None),
-            key=lambda e: -float(e.data["psi"]),
-        )
-        return {
-            "diagnosis": state.get("diagnosis"),
-            "top_features": [
-                {"feature": e.data.get("feature", e.id.split(":", 1)[-1]), "psi": e.data["psi"]}
-                for e in drift[:3]
-            ],
-        }
-
-
-def _describe(action: Action) -> str:
-    return f"{action.type.value} → {action.target}: {action.reason}"
-
-
-def _entry(state: State, phase: str, action: Action) -> TimelineEntry:
-    return TimelineEntry.model_validate(
-        {"phase": phase, "at": r.stamp(state), "note": _describe(action)}
-    )

@@ -76,10 +76,18 @@ def usage(state: State) -> LLMUsage:
     return LLMUsage.model_validate(state.get("llm_usage") or {})
 
 
+def usage_update(state: State, phase: str, spent: LLMUsage) -> Json:
+    """The state update recording one phase's LLM usage, and the run's new total (a re-run
+    phase replaces its own figures instead of adding them again)."""
+    by_phase = {**(state.get("usage") or {}), phase: spent.model_dump()}
+    total = sum((LLMUsage.model_validate(u) for u in by_phase.values()), LLMUsage())
+    return {"usage": {phase: spent.model_dump()}, "llm_usage": total.model_dump()}
+
+
 def decision_for(state: State, key: str) -> Approval | None:
-    """The latest valid decision on the action with ledger key `key`."""
+    """The decision on the action with ledger key `key` (the first valid one stands)."""
     found = [a for a in approvals(state) if a.action_key == key]
-    return found[-1] if found else None
+    return found[0] if found else None
 
 
 def incident_summary(value: Incident) -> dict[str, Any]:

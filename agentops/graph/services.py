@@ -1,4 +1,4 @@
-"""What the nodes use that outlives one run: settings, the store engine, chat models, the
+"""What the nodes use that outlives one run: settings, the two databases, chat models, the
 runbook index and incident search. Built once per graph, each piece on first use, so a
 graph that never diagnoses never loads the embeddings model."""
 
@@ -11,32 +11,50 @@ import sqlalchemy as sa
 from langchain_core.language_models import BaseChatModel
 from langchain_core.retrievers import BaseRetriever
 
+from agentops.actions.policy import Policy, load_policy
 from agentops.agents.model import make_chat_model
 from agentops.detection import ThresholdSet, load_threshold_set
 from agentops.errors import AgentOpsError
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema
+from agentops.store import Stores, open_monitoring, open_state
 
 
 @dataclass
 class Services:
     settings: Settings
     allow_auto_approve: bool = False
-    _engine: sa.Engine | None = None
+    trust_local_identity: bool = True
+    _stores: Stores | None = None
     _models: dict[str, BaseChatModel | None] = field(default_factory=dict)
     _index: Any = None
     _index_error: str | None = None
 
     @property
-    def engine(self) -> sa.Engine:
-        if self._engine is None:
-            self._engine = create_store_engine(self.settings.resolved_database_url)
-            init_schema(self._engine)
-        return self._engine
+    def stores(self) -> Stores:
+        """Opened on first use: the monitoring database must exist (never created here) and
+        the state store is created or checked for its schema version."""
+        if self._stores is None:
+            self._stores = Stores(
+                monitoring=open_monitoring(self.settings.resolved_database_url),
+                state=open_state(self.settings.resolved_state_url),
+            )
+        return self._stores
+
+    @property
+    def monitoring(self) -> sa.Engine:
+        return self.stores.monitoring
+
+    @property
+    def state(self) -> sa.Engine:
+        return self.stores.state
 
     def thresholds(self) -> ThresholdSet:
         # read per run: a changed policy file applies to the next incident without a restart
         return load_threshold_set(self.settings)
+
+    def policy(self) -> Policy:
+        """The policy file's escalation matrix, SLAs, channels and people (read per call)."""
+        return load_policy(self.settings)
 
     def chat_model(self, name: str | None) -> BaseChatModel | None:
         """The run's model: Context.model, else AGENTOPS_MODEL; None means offline."""
@@ -74,5 +92,5 @@ class Services:
         result the model reads, rather than an empty list that looks like "none found"."""
         from agentops.rag import similar_incidents
 
-        hits = similar_incidents(self.engine, self.settings, text, k, exclude=exclude)
+        hits = similar_incidents(self.monitoring, self.settings, text, k, exclude=exclude)
         return [hit.model_dump(mode="json") for hit in hits]

@@ -22,6 +22,7 @@ RUNBOOK_FOR_CATEGORY: dict[RootCauseCategory, str] = {
     RootCauseCategory.infrastructure: "latency_spike",
     RootCauseCategory.adversarial: "model_drift",
     RootCauseCategory.benign: "incident_response",
+    RootCauseCategory.unknown: "incident_response",
 }
 
 

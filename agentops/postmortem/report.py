@@ -1,10 +1,15 @@
 """The runbook's post-mortem template, filled from the incident's real state. Pure: the
-same input and clock give the same Markdown."""
+same input and clock give the same Markdown.
+
+The report is published as a GitHub issue, so every value that came from the tables, a
+model, a runbook or a person is rendered through `untrusted.github_text` (no live @mention,
+closing keyword or HTML) or, inside code spans, `github_code`."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from agentops.actions.untrusted import JOINER, github_code, github_text
 from agentops.domain import RootCauseCategory, Severity, TimelineEntry
 from agentops.postmortem.model import PostMortemInput
 
@@ -43,6 +48,7 @@ OWNERS: dict[RootCauseCategory, str] = {
     RootCauseCategory.infrastructure: "platform_engineering",
     RootCauseCategory.adversarial: "security_team",
     RootCauseCategory.benign: "ml_team_lead",
+    RootCauseCategory.unknown: "ml_team_lead",
 }
 PREVENTION: dict[RootCauseCategory, tuple[str, str, str]] = {
     # (monitoring/alerting, runbooks, infrastructure)
@@ -81,6 +87,11 @@ PREVENTION: dict[RootCauseCategory, tuple[str, str, str]] = {
         "No runbook change unless it recurs",
         "None",
     ),
+    RootCauseCategory.unknown: (
+        "Add the signal that would have told the causes apart to the monitoring tables",
+        "Incident response runbook: record how the person in charge decided",
+        "None",
+    ),
 }
 
 
@@ -109,7 +120,7 @@ def resolution_text(report: PostMortemInput) -> str:
     parts = []
     for r in done:
         who = f" (approved by {r.approved_by})" if r.approved_by else ""
-        parts.append(f"{r.action.type.value} → {r.action.target}{who}")
+        parts.append(f"{r.action.type.value} → {github_text(r.action.target)}{who}")
     refused = [r for r in report.results if r.status in {"rejected", "failed"}]
     for r in refused:
         parts.append(f"{r.action.type.value} {r.status}")
@@ -131,7 +142,7 @@ def render(
     root = diag.root_cause if diag else (inc.root_cause or "not determined")
     lines = [f"# Post-Mortem: {inc.incident_id}", ""]
     lines += [
-        f"**Model:** `{inc.model_name}` · **Severity:** {inc.severity.value} · "
+        f"**Model:** `{github_code(inc.model_name)}` · **Severity:** {inc.severity.value} · "
         f"**Alert types:** {', '.join(t.value for t in inc.alert_types)} · "
         f"**Category:** {category.value if category else 'unknown'}",
         "",
@@ -140,12 +151,14 @@ def render(
         "",
     ]
     if chart_name:
-        lines += [f"![{inc.model_name} during {inc.incident_id}]({chart_name})", ""]
-    lines += ["## Root Cause", root, ""]
+        label = github_code(inc.model_name).replace("[", "(").replace("]", ")")
+        lines += [f"![{label} during {inc.incident_id}]({chart_name})", ""]
+    lines += ["## Root Cause", github_text(root), ""]
     if diag is not None:
         lines.append(
             f"Category `{diag.category.value}`, confidence {diag.confidence:.2f}, "
-            f"diagnosed by {diag.diagnosed_by}." + (f" {diag.note}" if diag.note else "")
+            f"diagnosed by {github_text(diag.diagnosed_by)}."
+            + (f" {github_text(diag.note)}" if diag.note else "")
         )
         lines.append("")
     lines += _evidence(report)
@@ -161,7 +174,7 @@ def render(
         "",
     ]
     if report.notes:
-        lines += ["## Notes", *(f"- {n}" for n in report.notes), ""]
+        lines += ["## Notes", *(f"- {github_text(n)}" for n in report.notes), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -175,11 +188,13 @@ def _when(at: datetime | None, base: datetime, *, seconds: bool = False) -> str:
 def _what_happened(report: PostMortemInput) -> str:
     inc = report.incident
     breaches = "; ".join(
-        f"{a.metric} of `{a.component}` was {a.value} (threshold {a.threshold})" for a in inc.alerts
+        f"{a.metric} of `{github_code(a.component)}` was {github_text(str(a.value))} "
+        f"(threshold {a.threshold})"
+        for a in inc.alerts
     )
     text = (
         f"On {inc.opened_at:%Y-%m-%d} at {inc.opened_at:%H:%M} UTC, agentops opened a "
-        f"{inc.severity.value} incident on `{inc.model_name}`"
+        f"{inc.severity.value} incident on `{github_code(inc.model_name)}`"
     )
     text += f": {breaches}." if breaches else "."
     text += f" Resolution: {resolution_text(report)}."
@@ -193,10 +208,10 @@ def _evidence(report: PostMortemInput) -> list[str]:
     out = ["### Evidence"]
     for e in report.evidence:
         mark = " (cited)" if e.id in cited else ""
-        out.append(f"- `{e.id}`{mark} — {e.summary}")
+        out.append(f"- `{github_code(e.id)}`{mark} — {github_text(e.summary)}")
     for hit in report.runbook_hits:
-        section = f" § {hit.section}" if hit.section else ""
-        out.append(f"- runbook `{hit.runbook}`{section} (score {hit.score:.2f})")
+        section = f" § {github_text(hit.section)}" if hit.section else ""
+        out.append(f"- runbook `{github_code(hit.runbook)}`{section} (score {hit.score:.2f})")
     return [*out, ""]
 
 
@@ -210,7 +225,7 @@ def _timeline(report: PostMortemInput, times: dict[str, datetime | None]) -> lis
     ]
     for entry in report.timeline:
         if entry.phase not in labels:
-            note = f": {entry.note}" if entry.note else ""
+            note = f": {github_text(entry.note)}" if entry.note else ""
             rows.append((entry.at, f"{entry.phase.replace('_', ' ').capitalize()}{note}"))
     out = ["## Timeline"]
     # automated phases often share a second: break ties by lifecycle order, not by kind
@@ -236,18 +251,25 @@ def _actions(report: PostMortemInput) -> list[str]:
     for r in report.results:
         at = r.executed_at.strftime("%H:%M") if r.executed_at else ""
         out.append(
-            f"| {r.action.type.value} | {r.action.target} | {r.status} | "
-            f"{r.approved_by or ''} | {at} | {r.detail.replace('|', '/')} |"
+            f"| {r.action.type.value} | {_cell(r.action.target)} | {r.status} | "
+            f"{_cell(r.approved_by or '')} | {at} | {_cell(r.detail)} |"
         )
     for a in report.approvals:
-        comment = f" — “{a.comment}”" if a.comment else ""
+        comment = f" — “{github_text(a.comment)}”" if a.comment else ""
         out.append(
-            f"- {a.decision} by **{a.approver}** at {a.decided_at:%Y-%m-%d %H:%M} UTC "
-            f"for `{a.action_key}`{comment}"
+            f"- {a.decision} by **{github_text(a.approver)}** at "
+            f"{a.decided_at:%Y-%m-%d %H:%M} UTC for `{github_code(a.action_key)}`{comment}"
         )
     if report.plan:
         for d in report.plan.dropped:
-            out.append(f"- dropped `{d.proposed}`: {d.reason}")
+            out.append(f"- dropped `{github_code(d.proposed)}`: {github_text(d.reason)}")
+        for c in report.plan.changed:
+            out.append(
+                f"- changed `{github_code(c.proposed)}` → {github_text(c.became)}: "
+                f"{github_text(c.reason)}"
+            )
+        for credit in report.plan.credit:
+            out.append(f"- {github_text(credit.action)}: from the {credit.source}")
     return [*out, ""]
 
 
@@ -256,10 +278,10 @@ def _impact(report: PostMortemInput, times: dict[str, datetime | None], now: dat
     start = times["detected"] or inc.opened_at
     end = times["service_restored"] or inc.resolved_at or now
     minutes = max(0, round((end - start).total_seconds() / 60))
-    systems = [f"model `{inc.model_name}`"]
+    systems = [f"model `{github_code(inc.model_name)}`"]
     features = sorted({a.component for a in inc.alerts if a.component != "model"})
     if features:
-        systems.append("features " + ", ".join(f"`{f}`" for f in features))
+        systems.append("features " + ", ".join(f"`{github_code(f)}`" for f in features))
     pipelines = sorted(
         {
             str(e.data.get("pipeline_name"))
@@ -268,7 +290,7 @@ def _impact(report: PostMortemInput, times: dict[str, datetime | None], now: dat
         }
     )
     if pipelines:
-        systems.append("pipelines " + ", ".join(f"`{p}`" for p in pipelines))
+        systems.append("pipelines " + ", ".join(f"`{github_code(p)}`" for p in pipelines))
     return [
         "## Impact",
         f"- Duration: {minutes} minutes (detection to "
@@ -304,11 +326,13 @@ def _lessons(report: PostMortemInput, now: datetime) -> list[str]:
     improve = []
     for r in report.results:
         if r.status in {"rejected", "failed"}:
-            improve.append(f"`{r.action.type.value}` was {r.status}: {r.detail or 'no detail'}")
+            improve.append(
+                f"`{r.action.type.value}` was {r.status}: {github_text(r.detail or 'no detail')}"
+            )
     if diag and diag.confidence < 0.6:
         improve.append(f"diagnosis confidence was only {diag.confidence:.2f}")
     if diag and diag.note:
-        improve.append(diag.note)
+        improve.append(github_text(diag.note))
     category = diag.category if diag else inc.root_cause_category
     owner = OWNERS.get(category, "ml_team_lead") if category else "ml_team_lead"
     due = (now + ACTION_ITEMS_DUE[inc.severity]).strftime("%Y-%m-%d")
@@ -338,9 +362,16 @@ def _prevention(report: PostMortemInput, proposal: str | None, reasons: list[str
     ]
     if proposal:
         why = "; ".join(reasons)
-        out += ["### Proposed runbook addition", f"Proposed because {why}.", ""]
-        out += ["```diff", proposal.rstrip("\n"), "```", ""]
+        out += ["### Proposed runbook addition", f"Proposed because {github_text(why)}.", ""]
+        # a fence inside the diff would close the block and let the rest render as Markdown
+        body = proposal.rstrip("\n").replace("```", "`" + JOINER + "``")
+        out += ["```diff", body, "```", ""]
     return out
+
+
+def _cell(text: str) -> str:
+    """A table cell: a `|` would start a new column, a line break end the row."""
+    return github_text(github_code(text)).replace("|", "/")
 
 
 def timeline_with_completion(report: PostMortemInput, now: datetime) -> list[TimelineEntry]:

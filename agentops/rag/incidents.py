@@ -9,7 +9,6 @@ re-embedded and the index is persisted again. `add_incident` is what a post-mort
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Collection
 from pathlib import Path
@@ -35,7 +34,6 @@ _COLUMNS = (
     "root_cause",
     "resolution",
     "opened_at",
-    "alerts",
 )
 # Words too common in incident text to explain a match.
 _STOP_WORDS = """a an and are as at be by did do for from has have in is it its of on or the this to
@@ -63,14 +61,9 @@ class IncidentHit(BaseModel):
 
 
 def _symptoms(row: dict[str, Any]) -> str:
+    """The alert types INCIDENTS records (the contract's columns: no alert detail)."""
     types = [t.replace("_", " ") for t in (row.get("alert_types") or "").split(",") if t]
-    text = "alerts: " + ", ".join(types) if types else ""
-    try:
-        messages = [a.get("message", "") for a in json.loads(row.get("alerts") or "[]")]
-    except (json.JSONDecodeError, AttributeError):
-        messages = []
-    detail = "; ".join(m for m in messages if m)
-    return f"{text}. {detail}".strip(". ") if detail else text
+    return "alerts: " + ", ".join(types) if types else ""
 
 
 def incident_text(row: dict[str, Any]) -> str:

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
-
 from agentops.scenarios.history import FRAUD_FEATURES, History, baseline
-from agentops.scenarios.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario, build_world
+from agentops.scenarios.scenarios import (
+    DEFAULT_SCENARIO,
+    SCENARIOS,
+    Scenario,
+    build_world,
+    recovery_rows,
+)
+from agentops.store import Stores
+from agentops.store.engine import reset_state
 from agentops.store.load import load_tables
-from agentops.store.tables import action_log, messages, retrain_jobs
 
 
 def seed_store(
-    engine: sa.Engine, now: datetime, scenario: str | None, *, hours: int = 14 * 24
+    stores: Stores, now: datetime, scenario: str | None, *, hours: int = 14 * 24
 ) -> dict[str, int]:
-    """Replace the store's contents with 14 days of history and the named scenario.
+    """Replace the monitoring tables with 14 days of history and the named scenario.
 
-    The data tables are replaced in one transaction; the ledger and outbox of the previous
-    world are cleared first, since the incidents they belong to are gone.
+    The data tables are replaced in one transaction; everything agentops owns in the state
+    store (incidents, ledger, outbox, checkpoints, ...) is cleared first, since the world it
+    belongs to is gone.
     """
     world = build_world(now, scenario, hours=hours)
-    with engine.begin() as conn:
-        for table in (action_log, messages, retrain_jobs):
-            conn.execute(table.delete())
-    return load_tables(engine, world.tables, replace=True)
+    reset_state(stores.state)
+    return load_tables(stores.monitoring, world.tables, replace=True)
 
 
 __all__ = [
@@ -35,5 +39,6 @@ __all__ = [
     "Scenario",
     "baseline",
     "build_world",
+    "recovery_rows",
     "seed_store",
 ]

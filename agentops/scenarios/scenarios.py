@@ -42,6 +42,36 @@ def build_world(
     return history
 
 
+def recovery_rows(
+    now: datetime, scenario: str | None, *, windows: int, version: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """What arrives after the remediation when it worked: `windows` healthy hourly windows
+    from the hour `now` falls in (the demo's simulated clock moves through
+    them), served by `version`; for a data cause, the upstream pipeline's fixed run first."""
+    start = hour_floor(now)
+    healthy = baseline(
+        start + timedelta(hours=windows),
+        hours=windows,
+        version=version or "2.3.0",
+        seed=23,
+    ).tables
+    if scenario in {"upstream_data_change", "pipeline_failure"}:
+        healthy["pipeline_runs"] = [
+            {
+                "run_id": f"etl-{start:%Y%m%d%H}-fixed",
+                "pipeline_name": "transactions_etl",
+                "model_name": MODEL,
+                "source": "vendor_api",
+                "started_at": start - timedelta(minutes=40),
+                "finished_at": start - timedelta(minutes=10),
+                "status": "success",
+                "rows_processed": 210000,
+                "notes": "re-run after the fix; every row passed schema validation",
+            }
+        ]
+    return healthy
+
+
 # ---- shared context ----------------------------------------------------------------------------
 def _context(history: History, now: datetime) -> None:
     end = hour_floor(now)

@@ -8,13 +8,27 @@ from agentops.errors import ConfigError
 from agentops.settings import Settings
 
 
-def test_defaults_make_an_embedded_store_in_home(monkeypatch, tmp_path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("AGENTOPS_HOME", "AGENTOPS_DATABASE_URL", "AGENTOPS_MODEL", "OPENAI_API_KEY"):
+def test_defaults_make_embedded_stores_in_the_xdg_data_home(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path / "..")
+    names = ("AGENTOPS_HOME", "AGENTOPS_DATABASE_URL", "AGENTOPS_STATE_URL", "AGENTOPS_MODEL")
+    for name in (*names, "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     settings = Settings.load()
-    assert settings.resolved_database_url == f"sqlite:///{tmp_path / '.agentops' / 'agentops.db'}"
+    home = tmp_path / "data" / "agentops"
+    assert settings.resolved_database_url == f"sqlite:///{home / 'agentops.db'}"
+    assert settings.resolved_state_url == f"sqlite:///{home / 'state.db'}"
     assert settings.resolved_model == "offline"
+
+
+def test_the_default_home_does_not_depend_on_the_working_directory(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("AGENTOPS_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    here = Settings.load().home
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert Settings.load().home == here
 
 
 def test_environment_is_read(monkeypatch, tmp_path) -> None:

@@ -1,11 +1,11 @@
-"""The runner, the CLI, replay and export, with a stand-in for the graph's run_incident
-(injected, as the runner's seam allows) so they are tested apart from the graph."""
+"""The runner, the CLI, replay and export, with a stand-in for playing a case through the
+graph (injected, as the runner's seam allows) so they are tested apart from the graph."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +13,16 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from agentops.cases import load_case, read_case
+from agentops.cases import Case, load_case, read_case
 from agentops.clock import parse_instant
 from agentops.domain import Action, ActionPlan, ActionResult, Diagnosis, Incident, LLMUsage
 from agentops.evals import export_case, replay_incident, report_json, run_suite
 from agentops.evals import runner as runner_module
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema, ledger
+from agentops.store import Stores, create_store_engine, init_schema, ledger
 from agentops.store import incidents as store_incidents
 from agentops.store import queries as q
+from tests.conftest import make_stores
 
 CASES = Path(__file__).resolve().parents[3] / "evals" / "cases"
 
@@ -34,19 +35,13 @@ class FakeGraph:
         self.calls: list[dict[str, Any]] = []
         self.crash_on = crash_on
 
-    def __call__(
-        self,
-        settings: Settings,
-        *,
-        now: datetime,
-        model_name: str | None = None,
-        decide: Any = None,
-    ) -> dict[str, Any]:
+    def __call__(self, settings: Settings, case: Case) -> dict[str, Any]:
+        now, model_name = case.now, case.model
         eng = create_store_engine(settings.resolved_database_url)
         with eng.connect() as conn:
             rows = conn.execute(sa.text("SELECT count(*) FROM model_metrics")).scalar()
         eng.dispose()
-        answer = decide(
+        answer = runner_module.decider(case)(
             {
                 "incident_id": "INC-X",
                 "action": {
@@ -73,6 +68,7 @@ class FakeGraph:
         if self.crash_on and self.crash_on in str(settings.home):
             raise RuntimeError("graph blew up")
         rollback = Action(type="rollback_model", target=model_name or "m")
+        assert answer is not None
         status = "succeeded" if answer["decision"] == "approve" else "rejected"
         return {
             "incident": {
@@ -104,7 +100,7 @@ def cases_dir(tmp_path: Path) -> Path:
 
 def test_each_case_runs_on_its_own_store_with_its_clock_and_approvals(cases_dir: Path) -> None:
     graph = FakeGraph()
-    outcomes = run_suite(cases_dir, model="offline", run_incident=graph)
+    outcomes = run_suite(cases_dir, model="offline", run_case_fn=graph)
     assert [o.id for o in outcomes] == ["001_healthy_classifier", "018_rollback_rejected"]
     healthy, rejected = graph.calls
     assert healthy["home"] != rejected["home"]
@@ -116,7 +112,6 @@ def test_each_case_runs_on_its_own_store_with_its_clock_and_approvals(cases_dir:
     assert healthy["answer"]["decision"] == "approve"
     assert rejected["answer"] == {
         "decision": "reject",
-        "approver": "eval-bot",
         "comment": "eval case 018_rollback_rejected",
     }
     assert rejected["approvers"] == ("eval-bot",) and rejected["slack"] is None
@@ -132,7 +127,7 @@ def test_each_case_runs_on_its_own_store_with_its_clock_and_approvals(cases_dir:
 def test_a_crashing_case_fails_alone_and_the_json_report_has_the_documented_shape(
     cases_dir: Path,
 ) -> None:
-    outcomes = run_suite(cases_dir, run_incident=FakeGraph(crash_on="001_"))
+    outcomes = run_suite(cases_dir, run_case_fn=FakeGraph(crash_on="001_"))
     assert outcomes[0].error == "crash: RuntimeError: graph blew up"
     assert outcomes[1].passed
     report = report_json(outcomes)
@@ -149,7 +144,7 @@ def test_cli_prints_tables_writes_json_and_exits_1_below_100_percent(
 ) -> None:
     from agentops.cli import app
 
-    monkeypatch.setattr(runner_module, "default_run_incident", lambda: FakeGraph())
+    monkeypatch.setattr(runner_module, "play_case", FakeGraph())
     monkeypatch.setenv("AGENTOPS_HOME", str(tmp_path / "home"))
     out = tmp_path / "report.json"
     result = CliRunner().invoke(app, ["eval", "--cases", str(cases_dir), "--json", str(out)])
@@ -166,12 +161,11 @@ def test_cli_prints_tables_writes_json_and_exits_1_below_100_percent(
 
 # ---- replay and export on a seeded store ----------------------------------------------------
 @pytest.fixture
-def seeded(tmp_path: Path) -> tuple[Settings, sa.Engine, str]:
+def seeded(tmp_path: Path) -> tuple[Settings, Stores, str]:
     settings = Settings.load(home=tmp_path / "home")
-    eng = create_store_engine(settings.resolved_database_url)
-    init_schema(eng)
+    stores = make_stores(settings)
     case = read_case(CASES / "018_rollback_rejected")
-    load_case(eng, case)
+    load_case(stores.monitoring, case)
     opened = case.now
     incident = Incident(
         incident_id="INC-2026-1119-1",
@@ -185,7 +179,7 @@ def seeded(tmp_path: Path) -> tuple[Settings, sa.Engine, str]:
         root_cause="classifier_v2 2.4.1 broke precision and recall",
         resolution="rolled back by hand after review",
     )
-    with eng.begin() as conn:
+    with stores.state.begin() as conn:
         store_incidents.insert_incident(conn, incident)
         for kind, target, status in [
             ("rollback_model", "classifier_v2", "rejected"),
@@ -202,6 +196,7 @@ def seeded(tmp_path: Path) -> tuple[Settings, sa.Engine, str]:
                 now=opened,
             )
             ledger.finish(conn, key=key, status=status, now=opened)
+    with stores.monitoring.begin() as conn:
         # data from after the incident opened must not leak into its slice
         conn.execute(
             sa.text(
@@ -209,14 +204,14 @@ def seeded(tmp_path: Path) -> tuple[Settings, sa.Engine, str]:
                 "VALUES ('classifier_v2', '2026-11-19 13:00:00', '2026-11-19 14:00:00', 0.1, 'up')"
             )
         )
-    return settings, eng, incident.incident_id
+    return settings, stores, incident.incident_id
 
 
 def test_export_writes_a_case_that_parses_with_the_resolution_as_expectation(
-    seeded: tuple[Settings, sa.Engine, str], tmp_path: Path
+    seeded: tuple[Settings, Stores, str], tmp_path: Path
 ) -> None:
     _, eng, incident_id = seeded
-    path = export_case(eng, incident_id, tmp_path / "new", number=31)
+    path = export_case(eng, incident_id, tmp_path / "new", number=31)  # eng: the two stores
     case = read_case(path)
     assert case.id == "031_inc_2026_1119_1" and path.parent.name == case.id
     assert case.now == parse_instant("2026-11-19T12:05:00Z") and case.model == "classifier_v2"
@@ -236,11 +231,11 @@ def test_export_writes_a_case_that_parses_with_the_resolution_as_expectation(
 
 
 def test_replay_runs_on_a_copy_and_shows_what_changed(
-    seeded: tuple[Settings, sa.Engine, str],
+    seeded: tuple[Settings, Stores, str],
 ) -> None:
     settings, eng, incident_id = seeded
     graph = FakeGraph()
-    diffs = {d.field: d for d in replay_incident(settings, eng, incident_id, run_incident=graph)}
+    diffs = {d.field: d for d in replay_incident(settings, eng, incident_id, run_case_fn=graph)}
     (call,) = graph.calls
     assert call["home"] != settings.home, "the replay never writes to the real store"
     assert call["rows"] == 6 and call["now"] == parse_instant("2026-11-19T12:05:00Z")
@@ -248,5 +243,5 @@ def test_replay_runs_on_a_copy_and_shows_what_changed(
     assert diffs["category"].same and diffs["severity"].same
     assert not diffs["root cause"].same
     assert diffs["root cause"].replayed == "version 2.4.1 broke it"
-    with eng.connect() as conn:
+    with eng.state.connect() as conn:
         assert q.get_incident_row(conn, incident_id)["status"] == "escalated"  # type: ignore[index]

@@ -30,9 +30,11 @@ from agentops.postmortem import (
     write_postmortem,
 )
 from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema
+from agentops.store import Stores
 from agentops.store import incidents as store_incidents
 from agentops.store import queries as q
+from agentops.store.state_tables import postmortems
+from tests.conftest import make_stores
 
 CASE = Path(__file__).resolve().parents[3] / "evals" / "cases" / "003_vendor_format_change"
 OPENED = parse_instant("2026-11-04T12:05:00Z")
@@ -88,13 +90,13 @@ def _incident() -> Incident:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> sa.Engine:
-    eng = create_store_engine(settings.resolved_database_url)
-    init_schema(eng)
-    load_case(eng, read_case(CASE))
-    with eng.begin() as conn:
+def engine(settings: Settings) -> Stores:
+    """The case's monitoring tables, and the incident in the state store."""
+    stores = make_stores(settings)
+    load_case(stores.monitoring, read_case(CASE))
+    with stores.state.begin() as conn:
         store_incidents.insert_incident(conn, _incident())
-    return eng
+    return stores
 
 
 def _report(*, hits: list[RunbookHit] | None = None, reject: bool = False) -> PostMortemInput:
@@ -163,7 +165,7 @@ def _report(*, hits: list[RunbookHit] | None = None, reject: bool = False) -> Po
 
 
 def test_report_has_every_template_section_filled_from_the_state(
-    settings: Settings, engine: sa.Engine
+    settings: Settings, engine: Stores
 ) -> None:
     pm = write_postmortem(settings, engine, _report(), now=NOW)
     text = Path(pm.path).read_text()
@@ -207,7 +209,7 @@ def test_report_has_every_template_section_filled_from_the_state(
     assert "Schema and value-range contracts" in text.split("## Preventive Measures")[1]
 
 
-def test_chart_is_a_real_png_linked_from_the_report(settings: Settings, engine: sa.Engine) -> None:
+def test_chart_is_a_real_png_linked_from_the_report(settings: Settings, engine: Stores) -> None:
     pm = write_postmortem(settings, engine, _report(), now=NOW)
     assert pm.chart_path is not None
     chart = Path(pm.chart_path)
@@ -217,9 +219,9 @@ def test_chart_is_a_real_png_linked_from_the_report(settings: Settings, engine: 
     assert f"]({chart.name})" in pm.markdown
 
 
-def test_incident_row_is_closed_with_the_report(settings: Settings, engine: sa.Engine) -> None:
+def test_incident_row_is_closed_with_the_report(settings: Settings, engine: Stores) -> None:
     pm = write_postmortem(settings, engine, _report(), now=NOW)
-    with engine.connect() as conn:
+    with engine.state.connect() as conn:
         row = q.get_incident_row(conn, ID)
     assert row is not None
     assert row["status"] == "resolved"
@@ -232,19 +234,32 @@ def test_incident_row_is_closed_with_the_report(settings: Settings, engine: sa.E
     assert phases[0] == "detected" and phases[-1] == "postmortem_completed"
 
 
-def test_rejected_remedy_leaves_the_incident_escalated(
-    settings: Settings, engine: sa.Engine
+def test_a_rejected_remedy_shows_in_the_report_of_an_incident_a_person_closed(
+    settings: Settings, engine: Stores
 ) -> None:
-    pm = write_postmortem(settings, engine, _report(reject=True), now=NOW)
-    with engine.connect() as conn:
+    pm = write_postmortem(
+        settings, engine, _report(reject=True), now=NOW, resolution="closed by dana: data fixed"
+    )
+    with engine.state.connect() as conn:
         row = q.get_incident_row(conn, ID)
-    assert row is not None and row["status"] == "escalated" and row["resolved_at"] is None
+    assert row is not None and row["status"] == "resolved" and row["resolved_at"] == NOW
+    assert row["resolution"] == "closed by dana: data fixed"
     assert "not restored automatically" in pm.markdown
     assert "`retrain_model` was rejected" in pm.markdown
 
 
+def test_the_report_and_chart_are_kept_in_the_state_store(
+    settings: Settings, engine: Stores
+) -> None:
+    pm = write_postmortem(settings, engine, _report(), now=NOW)
+    with engine.state.connect() as conn:
+        kept = conn.execute(sa.select(postmortems)).mappings().one()
+    assert kept["markdown"] == pm.markdown
+    assert kept["chart_png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_no_proposal_when_a_runbook_matched_and_the_category_is_known(
-    settings: Settings, engine: sa.Engine
+    settings: Settings, engine: Stores
 ) -> None:
     # the case's history holds an earlier upstream_data_change incident
     pm = write_postmortem(settings, engine, _report(), now=NOW)
@@ -253,7 +268,7 @@ def test_no_proposal_when_a_runbook_matched_and_the_category_is_known(
 
 
 def test_weak_runbook_match_proposes_a_diff_against_that_runbook(
-    settings: Settings, engine: sa.Engine
+    settings: Settings, engine: Stores
 ) -> None:
     weak = [
         RunbookHit(runbook="data_quality", section="Symptoms", score=RUNBOOK_MATCH_THRESHOLD - 0.05)
@@ -268,9 +283,9 @@ def test_weak_runbook_match_proposes_a_diff_against_that_runbook(
 
 
 def test_a_category_never_seen_before_proposes_a_runbook(
-    settings: Settings, engine: sa.Engine
+    settings: Settings, engine: Stores
 ) -> None:
-    with engine.begin() as conn:
+    with engine.monitoring.begin() as conn:
         conn.execute(sa.text("DELETE FROM incidents WHERE incident_id != :i"), {"i": ID})
     pm = write_postmortem(settings, engine, _report(), now=NOW)
     assert pm.runbook_proposal is not None

@@ -103,5 +103,5 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path, command: list[str]) -> N
     ran = subprocess.run(
         [sys.executable, "-m", "agentops", *args], capture_output=True, text=True, env=env
     )
-    assert ran.returncode == 1 and ran.stderr == ""
-    assert ran.stdout.startswith("error:") and expected in ran.stdout
+    assert ran.returncode == 1 and ran.stdout == ""
+    assert ran.stderr.startswith("error:") and expected in ran.stderr
