@@ -30,6 +30,8 @@ bench:
 	.venv-bench/bin/pip install -q -e '.[bench]'
 	.venv-bench/bin/python benchmarks/psi_vs_evidently.py
 	.venv-bench/bin/python benchmarks/detection_scale.py
+	.venv-bench/bin/python benchmarks/fleet_scale.py
+	.venv-bench/bin/python benchmarks/cli_start.py
 
 clean:
-	rm -rf $(VENV) .venv-bench .agentops .langgraph_api
+	rm -rf $(VENV) .venv-bench .langgraph_api

@@ -6,10 +6,16 @@ from typing import Annotated
 
 import typer
 
-from agentops.actions import deliver_pending, list_outbox, sweep
-from agentops.cli.app import app, console, engine, print_json, settings
-from agentops.cli.data import JsonFlag, NowOption, resolve_now
-from agentops.store import init_schema
+from agentops.cli.app import (
+    JsonFlag,
+    NowOption,
+    app,
+    console,
+    err_console,
+    print_json,
+    resolve_now,
+    settings,
+)
 
 
 @app.command("outbox")
@@ -21,10 +27,12 @@ def outbox(
 ) -> None:
     """Messages written to the local outbox because no Slack / GitHub / SMTP credentials
     were set (also in $AGENTOPS_HOME/outbox/outbox.jsonl)."""
+    from agentops.actions import list_outbox
+    from agentops.store import open_state
+
     cfg = settings()
-    eng = engine(cfg)
-    init_schema(eng)
-    with eng.connect() as conn:
+    state = open_state(cfg.resolved_state_url)
+    with state.connect() as conn:
         entries = list_outbox(conn, incident)
     if json_out:
         print_json(entries)
@@ -45,11 +53,13 @@ def outbox(
 @app.command("deliver")
 def deliver(now: NowOption = None, json_out: JsonFlag = False) -> None:
     """Send queued Slack / GitHub / email messages whose retry is due."""
+    from agentops.actions import deliver_pending
+    from agentops.store import open_state
+
     cfg = settings()
-    eng = engine(cfg)
-    init_schema(eng)
-    with console.status("sending queued messages...", spinner="dots"):
-        report = deliver_pending(eng, cfg, now=resolve_now(now))
+    state = open_state(cfg.resolved_state_url)
+    with err_console.status("sending queued messages...", spinner="dots"):
+        report = deliver_pending(state, cfg, now=resolve_now(now))
     if json_out:
         print_json(report.model_dump())
         return
@@ -65,11 +75,16 @@ def deliver(now: NowOption = None, json_out: JsonFlag = False) -> None:
 def sweep_command(now: NowOption = None, json_out: JsonFlag = False) -> None:
     """Apply the SLA timers: escalate P1 incidents unresolved > 1 h and approvals waiting
     past their SLA, each once."""
+    from agentops.actions import sweep
+    from agentops.store import Stores, open_monitoring, open_state
+
     cfg = settings()
-    eng = engine(cfg)
-    init_schema(eng)
-    with console.status("checking SLA timers...", spinner="dots"):
-        results = sweep(eng, cfg, now=resolve_now(now))
+    stores = Stores(
+        monitoring=open_monitoring(cfg.resolved_database_url),
+        state=open_state(cfg.resolved_state_url),
+    )
+    with err_console.status("checking SLA timers...", spinner="dots"):
+        results = sweep(stores, cfg, now=resolve_now(now))
     if json_out:
         print_json([r.model_dump(mode="json") for r in results])
         return

@@ -1,26 +1,70 @@
-"""`agentops demo`: the runbook's own incident, end to end, on the embedded default."""
+"""`agentops demo`: the runbook's own incident through the whole truthful lifecycle.
+
+It runs in a home of its own, `$AGENTOPS_HOME/demo` (kept afterwards, so you can look at
+what it made), with its own SQLite stores, its own policy file naming the demo approver, and
+the local outbox only — whatever store, credentials or executor commands are configured, the
+demo never touches them. Only the model setting is carried over.
+
+The clock is simulated after the first pass: the recovery windows the scenario would
+produce arrive an hour apart, and each pass re-checks them, until the incident resolves.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import sqlalchemy as sa
 import typer
+from rich.markup import escape
 
-from agentops.cli.app import app, console
-from agentops.cli.lifecycle import durable_graph, show_event, show_pending
+from agentops.cli.app import DEFAULT_SCENARIO, SCENARIO_NAMES, app, console, err_console
+from agentops.cli.runtime import show_event, show_waiting
 from agentops.clock import iso, utcnow
-from agentops.graph.context import Context
-from agentops.graph.runner import resume, start
-from agentops.scenarios import DEFAULT_SCENARIO, SCENARIOS, seed_store
-from agentops.settings import Settings
-from agentops.store import create_store_engine, describe, init_schema
-from agentops.store import queries as q
+
+if TYPE_CHECKING:
+    from agentops.graph.local import LocalRuntime
+    from agentops.settings import Settings
 
 DEMO_APPROVER = "demo-operator"
+RECOVERY_WINDOWS = 2
+
+
+def demo_settings(configured: Settings) -> Settings:
+    """The demo's own home under AGENTOPS_HOME, its own policy file, no outside system."""
+    from agentops.settings import Settings
+
+    home = configured.home / "demo"
+    home.mkdir(parents=True, exist_ok=True)
+    policy = home / "config.yaml"
+    policy.write_text(
+        "# written by `agentops demo`: the demo's approver and nobody else\n"
+        f"contacts:\n  {DEMO_APPROVER}: {{name: Demo Operator}}\n"
+        f"roles:\n  ml_team_lead: [{DEMO_APPROVER}]\n"
+        f"approvers: [{DEMO_APPROVER}]\n",
+        encoding="utf-8",
+    )
+    return Settings.load(
+        home=home,
+        database_url=None,
+        state_url=None,
+        config_file=policy,
+        runbooks_dir=configured.runbooks_dir,
+        model=configured.model,
+        openai_api_key=configured.openai_api_key,
+        openai_base_url=configured.openai_base_url,
+        embeddings=configured.embeddings,
+        approvers="",
+        slack_token=None,
+        github_token=None,
+        smtp_host=None,
+        retrain_command=None,
+        retrain_webhook=None,
+        scale_command=None,
+        scale_webhook=None,
+    )
 
 
 @app.command("demo")
@@ -29,108 +73,181 @@ def demo(
         bool, typer.Option("--yes", "-y", help=f"approve as the demo approver ({DEMO_APPROVER})")
     ] = False,
     scenario: Annotated[
-        str, typer.Option("--scenario", help=f"one of: {', '.join(SCENARIOS)}")
+        str, typer.Option("--scenario", help=f"one of: {', '.join(SCENARIO_NAMES)}")
     ] = DEFAULT_SCENARIO,
 ) -> None:
     """Seed classifier_v2 with the runbook's incident (a vendor format change on V14: drift,
-    then F1 below 0.70) and run the whole lifecycle, asking you to approve the retraining."""
-    cfg = Settings.load()
-    if scenario not in SCENARIOS:
-        raise typer.BadParameter(f"choose one of {list(SCENARIOS)}", param_hint="--scenario")
-    # the demo names its own approver unless the team configured theirs
-    approver = cfg.approvers[0] if cfg.approvers else DEMO_APPROVER
-    engine = create_store_engine(cfg.resolved_database_url)
+    then F1 below 0.70) and run the whole lifecycle: page, diagnosis, approval, remediation,
+    monitoring, the recovery windows arriving on a simulated clock, resolved."""
+    if scenario not in SCENARIO_NAMES:
+        raise typer.BadParameter(f"choose one of {list(SCENARIO_NAMES)}", param_hint="--scenario")
+    from agentops.graph.identity import Identity
+    from agentops.graph.local import local_runtime
+    from agentops.scenarios import SCENARIOS, seed_store
+    from agentops.settings import Settings
+    from agentops.store import Stores, describe, open_monitoring, open_state
+
+    cfg = demo_settings(Settings.load())
     now = utcnow()
     console.rule("[bold]agentops demo")
-    console.print(f"store:   {describe(engine)}  (AGENTOPS_HOME={cfg.home})")
-    model = cfg.resolved_model
-    if model == "offline":
+    stores = Stores(
+        monitoring=open_monitoring(cfg.resolved_database_url, create=True),
+        state=open_state(cfg.resolved_state_url),
+    )
+    console.print(f"home:    {cfg.home} (the demo's own; kept afterwards)")
+    console.print(f"stores:  {describe(stores.monitoring)}, state {describe(stores.state)}")
+    if cfg.resolved_model == "offline":
         console.print(
             "model:   offline — no LLM is configured, so diagnosis and planning are done by "
             "agentops's deterministic rule-based analyzers, not a language model"
         )
     else:
-        console.print(f"model:   {model} (falls back to the rule-based analyzers if it fails)")
-    _say_where_messages_go(cfg)
-    with console.status("seeding 14 days of hourly classifier_v2 history...", spinner="dots"):
-        init_schema(engine)
-        seed_store(engine, now, scenario)
-    console.print(f"seeded:  scenario {scenario}: {SCENARIOS[scenario].summary}")
-    console.rule("lifecycle")
-    context = Context(approvers=(approver,))
-    with durable_graph(cfg) as graph:
-        result = start(graph, now=now, model_name=None, context=context, on_event=show_event)
-        while result.pending is not None:
-            show_pending(result)
-            approved = yes or typer.confirm(f"approve as {approver}?", default=True)
-            if yes:
-                console.print(f"  --yes: approving as {approver}")
-            answer = {
-                "decision": "approve" if approved else "reject",
-                "approver": approver,
-                "comment": "approved from agentops demo" if approved else "rejected in the demo",
-            }
-            result = resume(graph, result.thread_id, answer, context, on_event=show_event)
-    incident = result.state.get("incident")
-    if not incident:
-        console.print(result.state.get("summary", "no incident"))
-        return
-    _show_results(cfg, engine, incident["incident_id"])
-
-
-def _say_where_messages_go(cfg: Settings) -> None:
-    missing = [
-        name
-        for name, configured in (
-            ("Slack", cfg.slack_token is not None),
-            ("GitHub", cfg.github_token is not None and cfg.github_repo is not None),
-            ("email", cfg.smtp_host is not None),
-        )
-        if not configured
-    ]
-    if missing:
         console.print(
-            f"outbox:  no credentials for {', '.join(missing)}: those messages go to the local "
-            f"outbox {cfg.outbox_dir} (`agentops outbox` lists them)"
+            f"model:   {cfg.resolved_model} (the rule-based analyzers answer if it fails)"
         )
+    console.print(
+        f"outbox:  Slack, GitHub and email go to the local outbox {cfg.outbox_dir} "
+        "(`agentops outbox`), whatever credentials are configured"
+    )
+    with err_console.status("seeding 14 days of hourly classifier_v2 history...", spinner="dots"):
+        seed_store(stores, now, scenario)
+    console.print(f"seeded:  scenario {scenario}: {SCENARIOS[scenario].summary}")
+    console.rule(f"pass 1 at {iso(now)}")
+
+    def decide(payload: dict[str, Any]) -> dict[str, Any]:
+        show_waiting_payload(payload)
+        approved = yes or typer.confirm(f"approve as {DEMO_APPROVER}?", default=True)
+        if yes:
+            console.print(f"  --yes: approving as {DEMO_APPROVER}")
+        verb = "approved" if approved else "rejected"
+        return {"decision": "approve" if approved else "reject", "comment": f"{verb} in the demo"}
+
+    with local_runtime(cfg, "demo", stores) as rt:
+        scheduler = rt.scheduler(
+            decide=decide, decider=Identity(DEMO_APPROVER, "demo"), on_event=show_event
+        )
+        started = time.perf_counter()
+        report = scheduler.run_pass(now)
+        console.print(f"[dim]pass 1 took {time.perf_counter() - started:.1f} s of real time[/]")
+        incident_id = _incident_id(rt)
+        if incident_id is None:
+            console.print("no incident: nothing crossed a threshold")
+            return
+        _show_errors(report.errors)
+        for result in report.results:
+            if result.waiting_for:
+                show_waiting(result)
+        _recover(rt, scheduler, now, scenario, incident_id)
+        _show_results(rt, incident_id, now)
 
 
-def _show_results(cfg: Settings, engine: sa.Engine, incident_id: str) -> None:
-    with engine.connect() as conn:
+def show_waiting_payload(payload: dict[str, Any]) -> None:
+    action = payload.get("action") or {}
+    console.print(
+        f"[magenta]approval[/]    {action.get('type')} → {action.get('target')} "
+        f"({payload.get('incident_id')})"
+    )
+    console.print(f"            why:  {payload.get('why')}", markup=False)
+    console.print(f"            risk: {payload.get('risk')}", markup=False)
+
+
+def _show_errors(errors: list[str]) -> None:
+    for error in errors:
+        err_console.print(f"[red]error[/]       {escape(error)}", soft_wrap=True)
+
+
+def _incident_id(rt: LocalRuntime) -> str | None:
+    from agentops.store import queries as q
+
+    with rt.stores.state.connect() as conn:
+        rows = q.list_incidents(conn, limit=5)
+    return str(rows[-1]["incident_id"]) if rows else None
+
+
+def _status(rt: LocalRuntime, incident_id: str) -> dict[str, Any]:
+    from agentops.store import queries as q
+
+    with rt.stores.state.connect() as conn:
         row = q.get_incident_row(conn, incident_id)
+    assert row is not None
+    return row
+
+
+def _recover(
+    rt: LocalRuntime, scheduler: Any, now: datetime, scenario: str, incident_id: str
+) -> None:
+    """The scenario's recovery arrives one window per simulated hour; each pass re-checks."""
+    from agentops.scenarios import recovery_rows
+    from agentops.store.load import load_tables
+
+    row = _status(rt, incident_id)
+    if row["status"] in {"resolved"}:
+        return
+    rollback = _rolled_back_to(rt, incident_id)
+    rows = recovery_rows(now, scenario, windows=RECOVERY_WINDOWS, version=rollback)
+    windows = sorted(rows["model_metrics"], key=lambda r: r["window_end"])
+    for index, window in enumerate(windows, start=1):
+        end = window["window_end"]
+        arrived = {
+            name: [r for r in table if (r.get("window_end") or r.get("finished_at")) <= end]
+            for name, table in rows.items()
+        }
+        earlier = windows[index - 2]["window_end"] if index > 1 else None
+        if earlier is not None:
+            arrived = {
+                name: [r for r in table if (r.get("window_end") or r.get("finished_at")) > earlier]
+                for name, table in arrived.items()
+            }
+        load_tables(rt.stores.monitoring, {k: v for k, v in arrived.items() if v})
+        clock = end + timedelta(minutes=5)
+        console.rule(
+            f"pass {index + 1} at {iso(clock)} (simulated: window {index} of the recovery)"
+        )
+        _show_errors(scheduler.run_pass(clock).errors)
+        if _status(rt, incident_id)["status"] == "resolved":
+            return
+
+
+def _rolled_back_to(rt: LocalRuntime, incident_id: str) -> str | None:
+    from agentops.store import queries as q
+
+    with rt.stores.state.connect() as conn:
+        logged = q.action_log_for(conn, incident_id)
+    for entry in logged:
+        if entry["action_type"] == "rollback_model" and entry["status"] == "succeeded":
+            data = json.loads(entry.get("result") or "{}").get("data") or {}
+            return data.get("to_version")
+    return None
+
+
+def _show_results(rt: LocalRuntime, incident_id: str, started: datetime) -> None:
+    from agentops.store import queries as q
+
+    row = _status(rt, incident_id)
+    with rt.stores.state.connect() as conn:
         messages = q.messages_for(conn, incident_id)
-    console.rule("Slack messages")
+    console.rule("Slack thread (from the outbox)")
     for message in messages:
         if message["channel"] == "slack":
             console.print(f"[bold]{message['target']}[/] ({message['status']})")
-            console.print(message["text"])
+            console.print(message["text"], markup=False)
             console.print()
-    others = [m for m in messages if m["channel"] != "slack"]
-    for message in others:
+    for message in (m for m in messages if m["channel"] != "slack"):
         console.print(f"{message['channel']} → {message['target']} ({message['status']})")
-    console.rule("INCIDENTS row")
-    assert row is not None
-    for key in (
-        "incident_id",
-        "model_name",
-        "severity",
-        "alert_types",
-        "root_cause_category",
-        "root_cause",
-        "resolution",
-        "opened_at",
-        "resolved_at",
-        "status",
-        "postmortem",
-    ):
-        value = row.get(key)
-        console.print(f"{key:<20} {iso(value) if isinstance(value, datetime) else value}")
+    console.rule("the incident")
+    for key in ("incident_id", "severity", "status", "root_cause_category", "root_cause"):
+        console.print(f"{key:<20} {row.get(key)}", markup=False)
+    opened, resolved = row["opened_at"], row.get("resolved_at")
+    console.print(f"{'opened_at':<20} {iso(opened)}")
+    console.print(f"{'resolved_at':<20} {iso(resolved) if resolved else '-'}")
+    if resolved:
+        minutes = round((resolved - opened).total_seconds() / 60)
+        console.print(f"{'time to resolve':<20} {minutes} minutes (simulated clock)")
     path = Path(str(row.get("postmortem") or ""))
     if path.is_file():
         console.rule(f"post-mortem: {path}")
-        console.print(path.read_text(encoding="utf-8")[:2500], markup=False)
+        console.print(path.read_text(encoding="utf-8")[:2000], markup=False)
         console.print(f"[dim]... the full report is {path}[/]")
-    timeline = json.loads(row.get("timeline") or "[]")
     console.print(
-        f"[dim]{len(timeline)} timeline entries; `agentops incidents show {incident_id}`[/]"
+        f"[dim]`AGENTOPS_HOME={rt.settings.home} agentops incidents show {incident_id}`[/]"
     )

@@ -6,23 +6,24 @@ import csv
 import math
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from agentops.cli.app import app, console, engine, print_json, settings
+from agentops.cli.app import app, console, engine, err_console, iso_time, print_json, settings
+from agentops.cli.tables import table, when, whole, wrapped
 from agentops.clock import iso, parse_instant, utcnow
-from agentops.detection import evaluate_rules, load_threshold_set
-from agentops.detection.psi import FeaturePSI, compute_psi, write_feature_drift
-from agentops.detection.psi_sql import sample_table, sql_psi
-from agentops.domain import Alert
 from agentops.errors import DataError
-from agentops.store import require_tables
 
-drift_app = typer.Typer(
-    help="Feature drift: compute PSI from raw samples into FEATURE_DRIFT.", no_args_is_help=True
-)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agentops.detection.psi import FeaturePSI
+    from agentops.detection.sanity import Finding
+    from agentops.domain import Alert
+
+drift_app = typer.Typer(help="Feature drift: compute PSI from raw samples into FEATURE_DRIFT.")
 app.add_typer(drift_app, name="drift")
 
 _SEVERITY_STYLE = {"P1": "bold red", "P2": "yellow", "P3": "cyan"}
@@ -46,37 +47,74 @@ def alert_json(alert: Alert) -> dict[str, Any]:
 def detect(
     model: Annotated[str | None, typer.Option("--model", help="only this model")] = None,
     now: Annotated[
-        str | None, typer.Option("--now", help="the clock, ISO-8601 (default: now, UTC)")
+        str | None,
+        typer.Option("--now", help="the clock, ISO-8601 (default: now, UTC)", callback=iso_time),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Check each model's latest complete windows against the thresholds and list the
     alerts. Read-only: it opens no incident (`agentops run` / `watch` do)."""
+    from agentops.detection import evaluate_rules, load_threshold_set
+    from agentops.store import open_monitoring, open_state, silences
+
     clock = parse_instant(now, what="--now") if now else utcnow()
     cfg = settings()
     thresholds = load_threshold_set(cfg)
-    with engine(cfg).connect() as conn:
-        alerts = evaluate_rules(conn, clock, model, thresholds)
+    findings: list[Finding] = []
+    with open_monitoring(cfg.resolved_database_url).connect() as conn:
+        found = evaluate_rules(conn, clock, model, thresholds, findings)
+    with open_state(cfg.resolved_state_url).connect() as conn:
+        quiet = silences.active(conn, clock)
+    silenced = [
+        a for a in found if any(silences.covers(s, a.model_name, a.type.value) for s in quiet)
+    ]
+    alerts = [a for a in found if a not in silenced]
     if json_out:
-        print_json({"alerts": [alert_json(a) for a in alerts]})
+        print_json(
+            {
+                "alerts": [alert_json(a) for a in alerts],
+                "silenced": [alert_json(a) for a in silenced],
+                "findings": [f.model_dump(mode="json") for f in findings],
+            }
+        )
+        show_findings(findings, to=err_console)
         return
+    show_findings(findings)
+    if silenced:
+        console.print(f"{len(silenced)} alert(s) silenced (`agentops silences` says why)")
     if not alerts:
         console.print(f"no thresholds crossed at {iso(clock)}")
         return
-    table = Table("sev", "type", "model", "component", "value", "threshold", "window end")
+    listed = table(
+        whole("sev"),
+        whole("alert\ncomponent"),
+        whole("model"),
+        whole("value\nthreshold", justify="right"),
+        wrapped("window end"),
+    )
     for alert in alerts:
         style = _SEVERITY_STYLE[alert.severity.value]
-        table.add_row(
+        listed.add_row(
             f"[{style}]{alert.severity.value}[/]",
-            alert.type.value,
-            alert.model_name,
-            alert.component,
-            _number(alert.value),
-            _number(alert.threshold),
-            iso(alert.window_end),
+            f"{alert.type.value}\n{escape(alert.component)}",
+            escape(alert.model_name),
+            f"{_number(alert.value)}\n{_number(alert.threshold)}",
+            when(alert.window_end),
         )
-    console.print(table)
+    console.print(listed)
     console.print(f"{len(alerts)} alert(s) at {iso(clock)}")
+
+
+def show_findings(findings: list[Finding], *, to: Console = console) -> None:
+    """Impossible values in the monitoring tables: the job that writes them needs fixing.
+    With --json they are in the JSON and shown `to` stderr as well."""
+    for finding in findings:
+        to.print(f"[yellow]bad row[/]     {escape(finding.describe())}")
+    if findings:
+        to.print(
+            f"{len(findings)} row value(s) no monitoring job could produce: those rows raised "
+            "no alert; fix the job that writes them"
+        )
 
 
 def _number(value: float | str | None) -> str:
@@ -152,18 +190,28 @@ def drift_compute(
     ] = None,
     bins: Annotated[int, typer.Option("--bins", min=2, max=1000)] = 10,
     window_end: Annotated[
-        str | None, typer.Option("--window-end", help="ISO-8601 (default: --now, else now)")
+        str | None,
+        typer.Option("--window-end", help="ISO-8601 (default: --now, else now)", callback=iso_time),
     ] = None,
     window_start: Annotated[
-        str | None, typer.Option("--window-start", help="ISO-8601 (default: window end - 1 h)")
+        str | None,
+        typer.Option(
+            "--window-start", help="ISO-8601 (default: window end - 1 h)", callback=iso_time
+        ),
     ] = None,
-    now: Annotated[str | None, typer.Option("--now", help="the clock, ISO-8601")] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="the clock, ISO-8601", callback=iso_time)
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print, write nothing")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Compute PSI per feature between a reference sample and the current window and write
     one FEATURE_DRIFT row per feature. Samples come from two CSV files (computed here with
     numpy) or two tables in the store (computed in the database with SQL)."""
+    from agentops.detection.psi import write_feature_drift
+    from agentops.detection.psi_sql import sample_table, sql_psi
+    from agentops.store import require_tables
+
     use_csv = reference is not None or current is not None
     use_sql = reference_table is not None or current_table is not None
     if (
@@ -171,9 +219,10 @@ def drift_compute(
         or (use_csv and (reference is None or current is None))
         or (use_sql and (reference_table is None or current_table is None))
     ):
-        raise DataError(
+        raise typer.BadParameter(
             "give either --reference and --current (CSV files) or --reference-table and "
-            "--current-table (store tables)"
+            "--current-table (store tables)",
+            param_hint="'--reference'/'--reference-table'",
         )
     end = (
         parse_instant(window_end, what="--window-end")
@@ -188,7 +237,7 @@ def drift_compute(
     wanted = [f.strip() for f in features.split(",") if f.strip()] if features else None
     cats = {f.strip() for f in categorical.split(",") if f.strip()} if categorical else set()
     eng = engine()
-    with console.status("computing PSI...", spinner="dots"):
+    with err_console.status("computing PSI...", spinner="dots"):
         if reference is not None and current is not None:
             results = _csv_psi(reference, current, wanted, cats, bins)
         else:
@@ -217,10 +266,10 @@ def drift_compute(
             }
         )
         return
-    table = Table("feature", "psi", "kind")
+    psi = table(whole("feature"), whole("psi", justify="right"), whole("kind"))
     for r in sorted(results, key=lambda r: -r.psi):
-        table.add_row(r.feature, f"{r.psi:.4f}", "categorical" if r.categorical else "numeric")
-    console.print(table)
+        psi.add_row(r.feature, f"{r.psi:.4f}", "categorical" if r.categorical else "numeric")
+    console.print(psi)
     action = "dry run, nothing written" if dry_run else f"{written} FEATURE_DRIFT rows written"
     console.print(f"{model} {iso(start)} → {iso(end)}: {action}")
 
@@ -228,6 +277,8 @@ def drift_compute(
 def _csv_psi(
     reference: Path, current: Path, wanted: list[str] | None, cats: set[str], bins: int
 ) -> list[FeaturePSI]:
+    from agentops.detection.psi import compute_psi
+
     ref_cols, cur_cols = read_samples(reference), read_samples(current)
     names = wanted or list(ref_cols)
     ref_data: dict[str, Any] = {}

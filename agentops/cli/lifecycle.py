@@ -1,29 +1,40 @@
-"""`agentops run | approve | threads | watch | graph`: the incident graph from a terminal.
+"""`agentops run | approve | threads | watch | graph`: the incident lifecycle from a terminal.
 
-Threads are checkpointed in $AGENTOPS_HOME/checkpoints.sqlite, so `run` can stop at an
-approval and `approve` resumes it later from another process.
+`run` is one scheduler pass (CONTRACT.md): resume what waits, the SLA sweep, detection, a
+page per new incident, then every claimable incident, P1 first. `watch` runs a pass every
+interval. Threads are checkpointed in the state store, so `approve` answers from any
+process or host that points at it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from agentops import actions
-from agentops.cli.app import app, console, print_json, settings
-from agentops.cli.data import JsonFlag, NowOption, resolve_now
-from agentops.clock import utcnow
+from agentops.cli.app import (
+    JsonFlag,
+    NowOption,
+    app,
+    console,
+    err_console,
+    model_name,
+    print_json,
+    resolve_now,
+    settings,
+)
+from agentops.cli.detect import show_findings
+from agentops.cli.runtime import local_runtime, scheduler, show_waiting
+from agentops.clock import iso, utcnow
 from agentops.errors import ApprovalError, DataError
-from agentops.graph.builder import IncidentGraph, build_graph
-from agentops.graph.context import Context
-from agentops.graph.runner import RunResult, pending_threads, resume, sqlite_checkpointer, start
-from agentops.settings import Settings
-from agentops.store import create_store_engine, init_schema
-from agentops.store import queries as q
+
+if TYPE_CHECKING:
+    from agentops.graph.context import Context
+    from agentops.graph.local import LocalRuntime
+    from agentops.graph.runner import RunResult
+    from agentops.graph.scheduler import PassReport
 
 ModelOption = Annotated[
     str | None, typer.Option("--model", help="only this model (default: every model)")
@@ -31,120 +42,76 @@ ModelOption = Annotated[
 LlmOption = Annotated[
     str | None,
     typer.Option(
-        "--llm", help="'offline' or provider:model for this run (default: AGENTOPS_MODEL)"
+        "--llm",
+        help="'offline' or provider:model for this run (default: AGENTOPS_MODEL)",
+        callback=model_name,
     ),
 ]
 
 
-@contextmanager
-def durable_graph(cfg: Settings) -> Iterator[IncidentGraph]:
-    with sqlite_checkpointer(cfg) as saver:
-        yield build_graph(cfg, checkpointer=saver)
+def _result_json(result: RunResult) -> dict[str, Any]:
+    state = result.state
+    incident = state.get("incident") or {}
+    return {
+        "thread_id": result.thread_id,
+        "incident_id": incident.get("incident_id"),
+        "waiting_for": result.waiting_for,
+        "pending": result.pending,
+        "incident": incident or None,
+        "summary": state.get("summary"),
+        "escalated_to": state.get("escalated_to"),
+        "postmortem_path": state.get("postmortem_path"),
+        "llm_usage": state.get("llm_usage"),
+        "actions_taken": [
+            {
+                "type": r["action"]["type"],
+                "target": r["action"]["target"],
+                "status": r["status"],
+                "approved_by": r.get("approved_by"),
+            }
+            for r in state.get("actions_taken") or []
+        ],
+    }
 
 
-# ---- progress ------------------------------------------------------------------------------
-def show_event(node: str, update: dict[str, Any]) -> None:
-    """One or a few lines per lifecycle step, as it happens."""
-    if node == "detect":
-        incident = update.get("incident")
-        if not incident:
-            console.print(f"[green]detect[/]      {update.get('summary', 'nothing to do')}")
-            return
-        alerts = ", ".join(
-            f"{a['severity']} {a['type']}({a['component']}={a['value']})"
-            for a in incident["alerts"]
-        )
+def report_json(report: PassReport) -> dict[str, Any]:
+    return {
+        "now": iso(report.now),
+        "alerts": [a.model_dump(mode="json") for a in report.detection.alerts],
+        "paged": report.paged,
+        "threads": [_result_json(r) for r in report.results],
+        "findings": [f.model_dump(mode="json") for f in report.detection.findings],
+        "escalations": [
+            {"target": e.action.target, "status": e.status, "detail": e.detail}
+            for e in report.escalations
+        ],
+        "errors": report.errors,
+    }
+
+
+def show_errors(errors: list[str]) -> None:
+    """An incident the pass could not handle (the pass went on with the others)."""
+    for error in errors:
+        err_console.print(f"[red]error[/]       {escape(error)}", soft_wrap=True)
+
+
+def show_report(report: PassReport) -> None:
+    show_findings(report.detection.findings)
+    for escalation in report.escalations:
         console.print(
-            f"[red]detect[/]      {incident['incident_id']} {incident['severity']} "
-            f"{incident['model_name']}: {alerts}"
+            f"[red]sla[/]         escalated to {escape(escalation.action.target)}: "
+            f"{escape(escalation.action.reason or '')}"
         )
-    elif node in {"triage", "investigate"}:
-        diagnosis = update.get("diagnosis") or {}
+    for result in report.results:
+        if result.waiting_for:
+            show_waiting(result)
+    show_errors(report.errors)
+    if not report.results and not report.escalations:
         console.print(
-            f"[yellow]{node:<11}[/] {diagnosis.get('category')} "
-            f"(confidence {diagnosis.get('confidence', 0):.2f}) — {diagnosis.get('root_cause')}"
+            "nothing to handle: no threshold crossed, and no incident waits for a check"
+            if not report.detection.alerts
+            else "alerts joined incidents already handled (`agentops threads` lists them)"
         )
-        for note in update.get("notes") or []:
-            console.print(f"            [dim]{note}[/]")
-        for hit in update.get("runbook_hits") or []:
-            console.print(
-                f"            runbook {hit['runbook']} § {hit['section']} ({hit['score']:.2f})"
-            )
-    elif node == "remediate":
-        plan = update.get("action_plan") or {}
-        console.print("[cyan]remediate[/]   plan:")
-        for action in plan.get("actions", []):
-            gate = " [bold](needs approval)[/]" if action["type"] in _GATED else ""
-            console.print(f"            {action['type']} → {action['target']}{gate}")
-        for dropped in plan.get("dropped", []):
-            console.print(f"            [dim]dropped {dropped['proposed']}: {dropped['reason']}[/]")
-    elif node == "execute_action":
-        for result in update.get("actions_taken") or []:
-            action = result["action"]
-            who = f" (approved by {result['approved_by']})" if result.get("approved_by") else ""
-            console.print(
-                f"[cyan]action[/]      {action['type']} → {action['target']}: "
-                f"{result['status']}{who} {result.get('detail', '')[:90]}"
-            )
-        if update.get("pending_action"):
-            console.print(f"[magenta]approval[/]    waiting: {update['pending_action']}")
-    elif node == "request_approval":
-        for approval in update.get("approvals") or []:
-            console.print(
-                f"[magenta]approval[/]    {approval['decision']} by {approval['approver']}"
-                + (f": {approval['comment']}" if approval.get("comment") else "")
-            )
-    elif node == "postmortem":
-        console.print(f"[green]postmortem[/]  {update.get('postmortem_path')}")
-
-
-_GATED = {"rollback_model", "retrain_model", "scale_infrastructure"}
-
-
-def show_pending(result: RunResult) -> None:
-    pending = result.pending or {}
-    action = pending.get("action", {})
-    console.print()
-    if pending.get("problem"):
-        console.print(f"[red]the last answer was refused:[/] {pending['problem']}")
-    console.print(
-        f"[bold]waiting for approval[/] on thread [bold]{result.thread_id}[/]: "
-        f"{action.get('type')} → {action.get('target')} ({pending.get('incident_id')})"
-    )
-    console.print(f"  why:  {pending.get('why')}")
-    console.print(f"  risk: {pending.get('risk')}")
-    allowed = ", ".join(pending.get("approvers") or []) or "nobody — set AGENTOPS_APPROVERS"
-    console.print(f"  approvers: {allowed}")
-    console.print(
-        f"  approve: agentops approve {result.thread_id} --approver NAME [--reject] "
-        "[--comment TEXT]"
-    )
-
-
-def finish(result: RunResult, json_out: bool) -> None:
-    if json_out:
-        print_json({"thread_id": result.thread_id, "pending": result.pending, **_output(result)})
-        return
-    if result.pending is not None:
-        show_pending(result)
-    elif result.state.get("summary"):
-        console.print()
-        console.print(result.state["summary"])
-
-
-def _output(result: RunResult) -> dict[str, Any]:
-    keys = ("incident", "summary", "escalated_to", "postmortem_path", "llm_usage")
-    out = {k: result.state.get(k) for k in keys}
-    out["actions_taken"] = [
-        {
-            "type": r["action"]["type"],
-            "target": r["action"]["target"],
-            "status": r["status"],
-            "approved_by": r.get("approved_by"),
-        }
-        for r in result.state.get("actions_taken") or []
-    ]
-    return out
 
 
 # ---- commands ------------------------------------------------------------------------------
@@ -155,70 +122,168 @@ def run(
     llm: LlmOption = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Detect and handle the most severe new incident; stop at an approval and print the
-    thread to resume with `agentops approve`."""
+    """One pass: resume what waits, the SLA sweep, detection, a page per new incident, then
+    every claimable incident (P1 first); each stops at an approval or to wait for recovery."""
+    from agentops.graph.context import Context
+
     cfg = settings()
     clock = resolve_now(now)
-    with durable_graph(cfg) as graph:
-        result = start(
-            graph,
-            now=clock,
-            model_name=model,
-            context=Context(model=llm),
-            on_event=None if json_out else show_event,
-        )
-    finish(result, json_out)
+    with local_runtime(cfg, "run") as rt:
+        report = _pass(rt, clock, model, Context(model=llm), quiet=json_out)
+    if json_out:
+        print_json(report_json(report))
+        # in the JSON too; a person watching the terminal sees them as well
+        show_findings(report.detection.findings, to=err_console)
+        show_errors(report.errors)
+        return
+    show_report(report)
+
+
+def _pass(
+    rt: LocalRuntime, clock: Any, model: str | None, context: Context, *, quiet: bool
+) -> PassReport:
+    from agentops.store import workers
+
+    runner = scheduler(rt, context=context, quiet=quiet)
+    with workers.beating(rt.stores.state, rt.owner, "pass") as beat:
+        report = runner.run_pass(clock, model)
+        beat.done(report.errors)
+    return report
 
 
 @app.command("approve")
 def approve(
-    thread: Annotated[str, typer.Argument(help="the thread id `agentops run` printed")],
-    approver: Annotated[str, typer.Option("--approver", help="who decides (AGENTOPS_APPROVERS)")],
+    incident: Annotated[
+        str, typer.Argument(help="the incident id (or its thread id) that waits for approval")
+    ],
+    approver: Annotated[
+        str, typer.Option("--approver", help="you: a configured approver of this action")
+    ],
     reject: Annotated[bool, typer.Option("--reject", help="reject instead of approve")] = False,
     comment: Annotated[str, typer.Option("--comment", help="why")] = "",
     json_out: JsonFlag = False,
 ) -> None:
-    """Answer a pending approval and continue the incident from where it stopped."""
+    """Answer a pending approval as the local operator and continue the incident.
+
+    APPROVER must be one of the policy file's `approvers` for this action (or
+    AGENTOPS_APPROVERS); the decision is recorded as coming from the local CLI."""
+    from agentops.actions.policy import load_policy
+    from agentops.domain import ActionType
+    from agentops.graph.approval import NO_APPROVERS
+    from agentops.graph.runner import snapshot
+    from agentops.store import answers as store_answers
+
     cfg = settings()
-    with durable_graph(cfg) as graph:
-        waiting = pending_threads(graph, [thread])
-        if not waiting:
+    with local_runtime(cfg, "approve") as rt:
+        row = _waiting_row(rt, incident)
+        thread_id = str(row["thread_id"])
+        pending = snapshot(rt.graph, thread_id)
+        if pending.waiting_for != "approval" or pending.pending is None:
             raise DataError(
-                f"thread {thread!r} is not waiting for an approval; `agentops threads` lists those that are"
+                f"{row['incident_id']} is not waiting for an approval "
+                f"(it waits for {row.get('waiting_for') or 'nothing'}); `agentops threads`"
             )
-        answer = {
-            "decision": "reject" if reject else "approve",
-            "approver": approver,
-            "comment": comment,
-        }
-        result = resume(graph, thread, answer, Context(), on_event=None if json_out else show_event)
-    refused = (result.pending or {}).get("problem")
-    if refused and (result.pending or {}).get("action") == waiting[0].pending.get("action"):  # type: ignore[union-attr]
-        if json_out:
-            print_json({"thread_id": thread, "refused": refused})
-        raise ApprovalError(f"nothing was executed: {refused}")
-    finish(result, json_out)
+        kind = ActionType(pending.pending["action"]["type"])
+        allowed = load_policy(cfg).people.approvers_for(kind, cfg.approvers)
+        if not allowed:
+            raise ApprovalError(f"nothing was decided: {NO_APPROVERS}")
+        if approver not in allowed:
+            raise ApprovalError(
+                f"nothing was decided: {approver!r} may not approve "
+                f"{pending.pending['action']['type']} (approvers: {', '.join(allowed)})"
+            )
+        with rt.stores.state.begin() as conn:
+            answer_id = store_answers.record_answer(
+                conn,
+                incident_id=str(row["incident_id"]),
+                thread_id=thread_id,
+                kind="approval",
+                action_key=pending.state.get("pending_action"),
+                decision="reject" if reject else "approve",
+                person=approver,
+                via="cli",
+                comment=comment,
+                received_at=utcnow(),
+            )
+            stored = next(
+                r for r in store_answers.unapplied(conn, thread_id) if r["answer_id"] == answer_id
+            )
+        result = scheduler(rt, quiet=json_out).apply_answer(stored)
+    outcome = _outcome(rt, answer_id)
+    if json_out:
+        print_json({"outcome": outcome, **(_result_json(result) if result else {})})
+    elif result is not None and result.waiting_for:
+        show_waiting(result)
+    if outcome.startswith("refused"):
+        raise ApprovalError(f"nothing was decided: {outcome.removeprefix('refused: ')}")
+
+
+def _outcome(rt: LocalRuntime, answer_id: str) -> str:
+    from agentops.store.state_tables import answers
+
+    with rt.stores.state.connect() as conn:
+        found = (
+            conn.execute(answers.select().where(answers.c.answer_id == answer_id))
+            .mappings()
+            .first()
+        )
+    outcome = found["outcome"] if found is not None else None
+    return str(outcome or "recorded; the next pass applies it")
+
+
+def _waiting_row(rt: LocalRuntime, key: str) -> dict[str, Any]:
+    from agentops.store import claims
+    from agentops.store import queries as q
+
+    with rt.stores.state.connect() as conn:
+        row = q.get_incident_row(conn, key)
+        if row is None:
+            found = [r for r in claims.waiting(conn) if r["thread_id"] == key]
+            row = found[0] if found else None
+    if row is None or not row.get("thread_id"):
+        raise DataError(f"no incident or thread {key!r} waits; `agentops threads` lists them")
+    return row
 
 
 @app.command("threads")
 def threads(json_out: JsonFlag = False) -> None:
-    """Incidents waiting for an approval, with their thread ids."""
+    """Every incident that waits for something — an approval, recovery, a person — with
+    what it waits for and its thread."""
+    from agentops.graph.runner import snapshot
+    from agentops.store import claims
+
     cfg = settings()
-    engine = create_store_engine(cfg.resolved_database_url)
-    init_schema(engine)
-    with engine.connect() as conn:
-        rows = q.list_incidents(conn, status="awaiting_approval", limit=200)
-    ids = [r["thread_id"] for r in rows if r.get("thread_id")]
-    with durable_graph(cfg) as graph:
-        waiting = pending_threads(graph, ids)
+    with local_runtime(cfg, "threads") as rt:
+        with rt.stores.state.connect() as conn:
+            rows = claims.waiting(conn)
+        listed = []
+        for row in rows:
+            current = snapshot(rt.graph, str(row["thread_id"]))
+            listed.append(
+                {
+                    "thread_id": row["thread_id"],
+                    "incident_id": row["incident_id"],
+                    "model_name": row["model_name"],
+                    "severity": row["severity"],
+                    "status": row["status"],
+                    "waiting_for": row["waiting_for"],
+                    "detail": row.get("waiting_detail"),
+                    "pending": current.pending,
+                }
+            )
     if json_out:
-        print_json([{"thread_id": w.thread_id, "pending": w.pending} for w in waiting])
+        print_json(listed)
         return
-    if not waiting:
-        console.print("no approvals pending")
+    if not listed:
+        console.print("no incident waits for anything")
         return
-    for w in waiting:
-        show_pending(w)
+    for item in listed:
+        console.print(
+            f"[bold]{escape(item['incident_id'])}[/] {item['severity']} "
+            f"{escape(item['model_name'])} {item['status']}: waits for {item['waiting_for']} "
+            f"— {escape(item['detail'] or '')}"
+        )
+        console.print(f"  thread {item['thread_id']}")
 
 
 @app.command("watch")
@@ -229,29 +294,18 @@ def watch(
         int | None, typer.Option("--passes", min=1, help="stop after N passes (default: never)")
     ] = None,
 ) -> None:
-    """Run detection on a schedule: each new incident gets its own thread (stopping at
-    approvals), the SLA sweep escalates overdue ones, and queued messages are retried."""
+    """A pass every INTERVAL seconds (see `agentops run`), with a heartbeat in the state
+    store that `agentops serve`'s /healthz reports. Ctrl-C stops it (exit 130)."""
+    from agentops.graph.context import Context
+
     cfg = settings()
-    engine = create_store_engine(cfg.resolved_database_url)
-    init_schema(engine)
     done = 0
-    with durable_graph(cfg) as graph:
+    with local_runtime(cfg, "watch") as rt:
         while passes is None or done < passes:
             clock = utcnow()
             console.print(f"[dim]{clock:%Y-%m-%d %H:%M:%S}Z pass {done + 1}[/]")
-            while True:  # one thread per new incident this pass
-                result = start(
-                    graph, now=clock, model_name=model, context=Context(), on_event=show_event
-                )
-                if result.pending is not None:
-                    show_pending(result)
-                if not result.state.get("incident"):
-                    break
-            for escalation in actions.sweep(engine, cfg, now=clock):
-                console.print(
-                    f"[red]sla[/]         escalated to {escalation.action.target}: {escalation.detail}"
-                )
-            actions.deliver_pending(engine, cfg, now=clock)
+            report = _pass(rt, clock, model, Context(), quiet=False)
+            show_report(report)
             done += 1
             if passes is None or done < passes:
                 time.sleep(interval)
@@ -262,5 +316,7 @@ def graph_command(
     mermaid: Annotated[bool, typer.Option("--mermaid", help="print Mermaid (the default)")] = True,
 ) -> None:
     """Print the incident graph (Mermaid), as Studio draws it."""
+    from agentops.graph.builder import build_graph
+
     compiled = build_graph(settings())
     print(compiled.get_graph().draw_mermaid())

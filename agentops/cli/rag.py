@@ -8,21 +8,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import sqlalchemy as sa
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from agentops.cli.app import console, engine, eval_app, index_app, print_json, settings
+from agentops.cli.app import (
+    JsonFlag,
+    console,
+    engine,
+    err_console,
+    eval_app,
+    index_app,
+    print_json,
+    settings,
+)
+from agentops.cli.tables import table, whole, wrapped
 from agentops.errors import DataError
-from agentops.store.tables import incidents
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
 KOption = Annotated[int, typer.Option("--k", min=1, max=20, help="how many results")]
 
 
 def _has_incidents_table(eng: sa.Engine) -> bool:
+    import sqlalchemy as sa
+
+    from agentops.store.tables import incidents
+
     try:
         return sa.inspect(eng).has_table(incidents.name)
     except sa.exc.SQLAlchemyError:
@@ -36,7 +50,7 @@ def index_build(json_out: JsonFlag = False) -> None:
     from agentops.rag import IncidentIndex, RunbookIndex
 
     cfg = settings()
-    with console.status("embedding the runbooks…"):
+    with err_console.status("embedding the runbooks…"):
         index = RunbookIndex.build(cfg)
     summary: dict[str, Any] = {
         "embeddings": index.embeddings.name,
@@ -47,7 +61,7 @@ def index_build(json_out: JsonFlag = False) -> None:
     }
     eng = engine(cfg)
     if _has_incidents_table(eng):
-        with console.status("embedding past incidents…"):
+        with err_console.status("embedding past incidents…"):
             summary["incidents"] = len(IncidentIndex.build(eng, cfg).sources)
     if json_out:
         print_json(summary)
@@ -72,17 +86,28 @@ def index_search(
     from agentops.rag import RunbookIndex
 
     cfg = settings()
-    with console.status("loading the runbook index…"):
+    with err_console.status("loading the runbook index…"):
         index = RunbookIndex.open(cfg)
     hits = index.search(query, k=k)
     if json_out:
         print_json([h.model_dump() for h in hits])
         return
-    table = Table("score", "runbook", "section", "text")
+    found = table(
+        whole("score", justify="right"),
+        whole("runbook"),
+        wrapped("section"),
+        wrapped("text"),
+        rows_apart=True,
+    )
     for hit in hits:
         body = hit.text.split("\n\n", 1)[-1]
-        table.add_row(f"{hit.score:.3f}", hit.runbook, hit.section, _first_words(body, 24))
-    console.print(table)
+        found.add_row(
+            f"{hit.score:.3f}",
+            escape(hit.runbook),
+            escape(hit.section),
+            escape(_first_words(body, 24)),
+        )
+    console.print(found)
 
 
 @index_app.command("similar")
@@ -100,7 +125,7 @@ def index_similar(
         raise DataError(
             "the store has no INCIDENTS table; run `agentops db init` or `agentops seed`"
         )
-    with console.status("loading the incident index…"):
+    with err_console.status("loading the incident index…"):
         hits = similar_incidents(eng, cfg, text, k=k)
     if json_out:
         print_json([h.model_dump() for h in hits])
@@ -108,16 +133,23 @@ def index_similar(
     if not hits:
         console.print("no past incident with a root cause or resolution in the store yet")
         return
-    table = Table("score", "incident", "why", "root cause", "resolution")
+    found = table(
+        whole("score", justify="right"),
+        whole("incident"),
+        wrapped("why"),
+        wrapped("root cause"),
+        wrapped("resolution"),
+        rows_apart=True,
+    )
     for hit in hits:
-        table.add_row(
+        found.add_row(
             f"{hit.score:.3f}",
-            f"{hit.incident_id}\n{hit.root_cause_category or '?'}",
-            "\n".join(hit.why),
-            hit.root_cause or "",
-            hit.resolution or "",
+            escape(f"{hit.incident_id}\n{hit.root_cause_category or '?'}"),
+            escape("\n".join(hit.why)),
+            escape(hit.root_cause or ""),
+            escape(hit.resolution or ""),
         )
-    console.print(table)
+    console.print(found)
 
 
 @eval_app.command("retrieval")
@@ -137,31 +169,31 @@ def eval_retrieval(
     from agentops.rag.evaluate import evaluate_retrieval
 
     cfg = settings()
-    with console.status("evaluating retrieval…") as status:
+    with err_console.status("evaluating retrieval…") as status:
         report = evaluate_retrieval(cfg, queries, on_step=lambda step: status.update(step + "…"))
-    table = Table(
-        "ranker",
-        "runbook R@1",
-        "R@3",
-        "MRR",
-        "section R@1",
-        "R@3",
-        "MRR",
-        "p50 ms",
-        "p99 ms",
+    # runbook and section figures on two lines of one row: nine columns do not fit 80
+    rankers = table(
+        whole("ranker"),
+        whole("found"),
+        whole("R@1", justify="right"),
+        whole("R@3", justify="right"),
+        whole("MRR", justify="right"),
+        whole("p50 ms", justify="right"),
+        whole("p99 ms", justify="right"),
         title=f"{report['queries']} queries ({report['section_labelled']} with a section), "
         f"{report['chunks']} chunks",
+        rows_apart=True,
     )
     for row in report["results"]:
         rb, sec, lat = row["runbook"], row["section"], row["latency_ms"]
-        table.add_row(
-            row["name"],
-            *(f"{rb[key]:.3f}" for key in ("recall@1", "recall@3", "mrr")),
-            *(f"{sec[key]:.3f}" for key in ("recall@1", "recall@3", "mrr")),
+        rankers.add_row(
+            escape(row["name"]),
+            "runbook\nsection",
+            *(f"{rb[name]:.3f}\n{sec[name]:.3f}" for name in ("recall@1", "recall@3", "mrr")),
             f"{lat['p50']:.1f}",
             f"{lat['p99']:.1f}",
         )
-    console.print(table)
+    console.print(rankers)
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
         json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

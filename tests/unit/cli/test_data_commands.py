@@ -45,15 +45,19 @@ def test_db_init_twice_and_load_case(home) -> None:
     assert "loaded case 001_vendor_format_change: 7 rows" in loaded.stdout
 
 
-def test_errors_are_one_line_and_exit_1(home) -> None:
+def test_errors_are_one_line_on_stderr(home) -> None:
     fresh = agentops(home, "incidents", "list")
-    assert fresh.returncode == 1
-    assert "table INCIDENTS missing" in fresh.stdout and "agentops db init" in fresh.stdout
+    assert fresh.returncode == 1 and fresh.stdout == ""
+    assert "no monitoring database at" in fresh.stderr and "agentops db init" in fresh.stderr
     agentops(home, "db", "init")
     unknown = agentops(home, "incidents", "show", "INC-1999-0101-1")
     assert unknown.returncode == 1
-    assert "error: no incident 'INC-1999-0101-1'" in unknown.stdout
+    assert (
+        unknown.stderr
+        == "error: no incident 'INC-1999-0101-1'; `agentops incidents list` shows them\n"
+    )
     bad_scenario = agentops(home, "seed", "--scenario", "meteor")
-    assert bad_scenario.returncode == 1 and "unknown scenario 'meteor'" in bad_scenario.stdout
+    assert bad_scenario.returncode == 2, "a value out of range is a usage error"
+    assert "unknown scenario 'meteor'" in bad_scenario.stderr
     bad_case = agentops(home, "db", "load-case", str(home / "nowhere"))
-    assert bad_case.returncode == 1 and "no such case file" in bad_case.stdout
+    assert bad_case.returncode == 1 and "no such case file" in bad_case.stderr
