@@ -93,8 +93,9 @@ def gc(
     ledger and the stored post-mortems are kept."""
     import sqlalchemy as sa
 
-    from agentops.graph.runner import checkpointer_for, config_for
+    from agentops.graph.runner import config_for
     from agentops.store import open_state
+    from agentops.store.checkpoints import checkpointer_for
     from agentops.store.engine import db_error_text, describe_url
     from agentops.store.load import to_db_time
     from agentops.store.state_tables import incidents as state_incidents

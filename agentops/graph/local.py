@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from agentops.graph.builder import IncidentGraph, build_graph
 from agentops.graph.context import Context
 from agentops.graph.identity import Identity
-from agentops.graph.runner import OnEvent, checkpointer_for, worker_id
+from agentops.graph.runner import OnEvent, worker_id
 from agentops.graph.scheduler import Decide, Scheduler
 from agentops.settings import Settings
 from agentops.store import Stores, open_monitoring, open_state
 from agentops.store import incidents as store_incidents
+from agentops.store.checkpoints import checkpointer_for
 
 
 def open_stores(cfg: Settings) -> Stores:

@@ -9,8 +9,6 @@ restarted process finds the earlier result instead of acting twice. The second h
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -28,6 +26,7 @@ from agentops.errors import AgentOpsError, DataError
 from agentops.graph import records as r
 from agentops.graph.base import NodeBase
 from agentops.graph.context import ServerContext
+from agentops.graph.edits import review_edit, written
 from agentops.graph.state import Json, State
 from agentops.store import incidents as store_incidents
 from agentops.store import queries as q
@@ -44,12 +43,6 @@ def _agent_notes(phase: str, outcome: AgentOutcome) -> list[str]:
     refused = [f"{phase}: refused {claim}" for claim in outcome.refused]
     tools = [f"{phase}: a tool call was refused or failed: {e}" for e in outcome.tool_errors]
     return [n for n in (outcome.note, *refused, *tools) if n]
-
-
-def digest(diagnosis: Json | None) -> str:
-    """A fingerprint of a diagnosis as a node wrote it: a different one was edited."""
-    text = json.dumps(diagnosis or {}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class DiagnosisNodes(NodeBase):
@@ -149,10 +142,17 @@ class DiagnosisNodes(NodeBase):
     def triage(self, state: State, runtime: Runtime[ServerContext]) -> Json:
         incident, now = r.incident(state), r.clock(state)
         thresholds = self.svc.thresholds()
+        r.progress("triage: gathering evidence", incident_id=incident.incident_id)
         # gathered once: triage reasons on the first look; investigation adds the rest
         with self.svc.monitoring.connect() as conn:
             evidence = gather_evidence(conn, incident, now, thresholds=thresholds)
         evidence, reference_notes = self._references(incident, evidence)
+        r.progress(
+            "triage: diagnosing",
+            incident_id=incident.incident_id,
+            evidence=len(evidence),
+            by=self._by(runtime),
+        )
         # the model sees the first look; a category it claims must fit everything gathered
         outcome = diagnose(
             incident,
@@ -197,6 +197,12 @@ class DiagnosisNodes(NodeBase):
 
     def investigate(self, state: State, runtime: Runtime[ServerContext]) -> Json:
         incident, evidence = r.incident(state), r.evidence(state)
+        r.progress(
+            "investigate: testing hypotheses",
+            incident_id=incident.incident_id,
+            by=self._by(runtime),
+            budget_s=round(self._budget(state)),
+        )
         outcome = diagnose(
             incident,
             evidence,
@@ -223,8 +229,8 @@ class DiagnosisNodes(NodeBase):
         )
         self._record(state, [entry])
         return {
-            "diagnosis": dumped,
-            "diagnosis_digest": digest(dumped),
+            **written(found),
+            "diagnosis_written": dumped,
             "runbook_hits": hits,
             "messages": outcome.messages,
             **r.usage_update(state, "investigate", outcome.usage),
@@ -234,8 +240,14 @@ class DiagnosisNodes(NodeBase):
 
     # ---- remediate (the plan) -----------------------------------------------------------------
     def remediate(self, state: State, runtime: Runtime[ServerContext]) -> Json:
+        # a person may have edited the diagnosis since (Studio): reviewed before any plan
+        review = review_edit(self.svc, state)
+        edited: Json = review.update if review else {}
+        if review:
+            state = {**state, "diagnosis": edited["diagnosis"]}
         incident, diagnosis = r.incident(state), r.diagnosis(state)
         assert diagnosis is not None, "investigate always sets a diagnosis"
+        r.progress("remediate: planning", incident_id=incident.incident_id, by=self._by(runtime))
         outcome = plan_actions(
             incident,
             diagnosis,
@@ -254,15 +266,21 @@ class DiagnosisNodes(NodeBase):
             )
             store_incidents.set_status(conn, incident.incident_id, IncidentStatus.open)
         return {
+            **edited,
             "action_plan": r.dump(outcome.plan),
             "cursor": 0,
             "pending_action": None,
+            "replan": False,
             **r.usage_update(state, "plan", outcome.usage),
-            "notes": [outcome.note] if outcome.note else [],
-            "timeline": [entry],
+            "notes": [*edited.get("notes", []), *([outcome.note] if outcome.note else [])],
+            "timeline": [*edited.get("timeline", []), entry],
         }
 
     # ---- helpers ----------------------------------------------------------------------------
+    def _by(self, runtime: Runtime[ServerContext]) -> str:
+        """Who reasons: the configured model's id, or the rules."""
+        return self.svc.model_label(runtime.context.model)
+
     def _budget(self, state: State) -> float:
         """Seconds left of the incident's diagnosis budget, counted from its start."""
         started = parse_instant(state["started_wall"], what="started_wall")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
+from langgraph.config import get_stream_writer
 from pydantic import BaseModel
 
 from agentops.clock import iso, parse_instant, utcnow
@@ -103,3 +106,24 @@ def incident_summary(value: Incident) -> dict[str, Any]:
         "root_cause": value.root_cause,
         "opened_at": iso(value.opened_at),
     }
+
+
+# the local runner's listener (runner.advance sets it for the run it streams)
+progress_hook: ContextVar[Callable[[dict[str, Any]], None] | None] = ContextVar(
+    "agentops_progress_hook", default=None
+)
+
+
+def progress(step: str, **data: Any) -> None:
+    """A progress event from inside a node: on LangGraph's `custom` stream (Studio and SDK
+    callers streaming with stream_mode="custom" see what a long node is doing) and to the
+    local runner's listener; anyone else sees nothing."""
+    event = {"progress": step, **data}
+    hook = progress_hook.get()
+    if hook is not None:
+        hook(event)
+    try:
+        write = get_stream_writer()
+    except (RuntimeError, KeyError):  # not inside a run
+        return
+    write(event)

@@ -26,7 +26,9 @@ def route_after_detect(
 
 def route_after_execute_action(
     state: State,
-) -> Literal["request_approval", "execute_action", "verify"]:
+) -> Literal["request_approval", "execute_action", "verify", "remediate"]:
+    if state.get("replan"):
+        return "remediate"  # a person's accepted edit changed the category
     pending = state.get("pending_action")
     if pending and r.decision_for(state, pending) is None:
         return "request_approval"

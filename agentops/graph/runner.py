@@ -10,39 +10,22 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from agentops.clock import utcnow
-from agentops.errors import ConfigError, StoreError
 from agentops.graph.builder import IncidentGraph
 from agentops.graph.context import Context
 from agentops.graph.identity import Identity
-from agentops.settings import Settings
+from agentops.graph.records import progress_hook
 from agentops.store import Stores
 from agentops.store import incidents as store_incidents
-from agentops.store.engine import (
-    CONNECT_TIMEOUT_S,
-    LOCK_TIMEOUT_S,
-    db_error_text,
-    describe_url,
-    is_postgres,
-    libpq_url,
-    sqlite_file,
-    use_wal,
-)
-from agentops.store.locks import lock_key
 
 OnEvent = Callable[[str, dict[str, Any]], None]
 
@@ -50,78 +33,6 @@ OnEvent = Callable[[str, dict[str, Any]], None]
 def worker_id(kind: str) -> str:
     """This process as a lease holder: host, pid and a nonce (pids are reused)."""
     return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-@contextmanager
-def checkpointer_for(settings: Settings) -> Iterator[BaseCheckpointSaver[Any]]:
-    """The state store's checkpointer: SqliteSaver in its SQLite file, PostgresSaver on
-    PostgreSQL over a small connection pool that replaces a connection the server dropped
-    (a `watch` outlives database restarts). PostgreSQL's tables are created once, under an
-    advisory lock: concurrent `setup()` calls from workers starting together collide."""
-    url = settings.resolved_state_url
-    path = sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=LOCK_TIMEOUT_S)
-        try:
-            use_wal(conn)  # before SqliteSaver's own switch, which fails on a busy new file
-            yield SqliteSaver(conn)
-        finally:
-            conn.close()
-        return
-    if not is_postgres(url):
-        raise ConfigError(
-            f"AGENTOPS_STATE_URL: no checkpointer for {describe_url(url)} (use sqlite:/// or "
-            "postgresql://)"
-        )
-    import psycopg
-    from langgraph.checkpoint.postgres import PostgresSaver
-    from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool
-
-    conninfo = libpq_url(url)
-    where = describe_url(url)
-    try:
-        pg = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.OperationalError as exc:
-        raise StoreError(f"cannot reach the state store at {where}: {db_error_text(exc)}") from None
-    with pg:
-        key = lock_key("checkpoint-setup")
-        # polled, not a blocking pg_advisory_lock: setup's CREATE INDEX CONCURRENTLY waits
-        # for every open statement, a blocked lock call included (a deadlock)
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while not (pg.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() or [0])[0]:
-            if time.monotonic() > deadline:
-                raise StoreError(
-                    f"the state store at {where}: another process has been creating the "
-                    f"checkpoint tables for over {LOCK_TIMEOUT_S} s"
-                )
-            time.sleep(0.2)
-        try:
-            PostgresSaver(pg).setup()  # type: ignore[arg-type]
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"the state store at {where}: cannot create the checkpoint tables: "
-                f"{db_error_text(exc)}"
-            ) from None
-        finally:
-            pg.execute("SELECT pg_advisory_unlock(%s)", (key,))
-    # PostgresSaver needs autocommit; prepare_threshold=0 keeps it working behind PgBouncer
-    pool: ConnectionPool[Any] = ConnectionPool(
-        conninfo,
-        min_size=1,
-        max_size=2,
-        open=False,
-        check=ConnectionPool.check_connection,
-        name="agentops-checkpoints",
-        timeout=LOCK_TIMEOUT_S,
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-    )
-    pool.open()
-    try:
-        yield PostgresSaver(pool)
-    finally:
-        pool.close()
 
 
 @dataclass
@@ -201,12 +112,20 @@ def advance(
     config = config_for(thread_id, identity)
     # durability="sync": each step's checkpoint is on disk before the next step starts, so a
     # process killed mid-node resumes from the last finished one
-    for chunk in graph.stream(
-        payload, config, context=context, stream_mode="updates", durability="sync"
-    ):
-        for node, update in chunk.items():
-            if on_event is not None and node != "__interrupt__":
-                on_event(node, update or {})
+    # "updates" only: a custom stream would run each node on a worker thread, where Ctrl-C
+    # cannot reach a node stuck on a hung model; progress events come through the hook
+    hook = progress_hook.set(
+        (lambda data: on_event("progress", data)) if on_event is not None else None
+    )
+    try:
+        for chunk in graph.stream(
+            payload, config, context=context, stream_mode="updates", durability="sync"
+        ):
+            for node, update in chunk.items():
+                if on_event is not None and node != "__interrupt__":
+                    on_event(node, update or {})
+    finally:
+        progress_hook.reset(hook)
     return snapshot(graph, thread_id)
 
 

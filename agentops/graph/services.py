@@ -65,6 +65,13 @@ class Services:
             )
         return self._models[chosen]
 
+    def model_label(self, name: str | None) -> str:
+        """What reasons for a run: the model's id, or 'rules' (the offline analyzers)."""
+        from agentops.agents.model import model_id
+
+        model = self.chat_model(name)
+        return model_id(model) if model is not None else "rules"
+
     def runbook_index(self) -> Any | None:
         """The runbook index, or None with the reason kept for the report."""
         if self._index is None and self._index_error is None:

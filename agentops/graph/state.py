@@ -138,6 +138,8 @@ class State(InputState, OutputState, total=False):
     evidence: list[Json]  # gathered once by triage from the store; tools add their own
     runbook_hits: list[Json]
     diagnosis_digest: str  # what investigate wrote: a differing diagnosis was edited
+    diagnosis_written: Json | None  # investigate's diagnosis as written (graph/edits.py)
+    replan: bool  # an accepted edit changed the category: the plan is made again
     cursor: int  # the next action of the plan to walk
     pending_action: str | None  # ledger key of the action awaiting a human
     recovery: Json  # the last recovery check

@@ -41,6 +41,7 @@ class VerificationNodes(NodeBase):
         if current.status is IncidentStatus.resolved:  # closed elsewhere (a person, a fork)
             return {"recovery": {"recovered": True, "summary": "already resolved"}}
         since = row.get("remediated_at") or now
+        r.progress("verify: checking recovery", incident_id=incident_id)
         thresholds = self.svc.thresholds().for_model(current.model_name)
         with self.svc.monitoring.connect() as conn:
             check = check_recovery(conn, current, since=since, now=now, thresholds=thresholds)

@@ -17,12 +17,14 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agentops import actions
+from agentops.actions.runtime import replay
 from agentops.clock import iso, parse_instant
 from agentops.domain import Action, ActionResult, ActionType, Approval, IncidentStatus
 from agentops.graph import records as r
 from agentops.graph.approval import approval_payload, check_answer
 from agentops.graph.base import NodeBase
 from agentops.graph.context import ServerContext
+from agentops.graph.edits import review_edit
 from agentops.graph.identity import identity_of
 from agentops.graph.state import Json, State
 from agentops.store import incidents as store_incidents
@@ -45,19 +47,38 @@ class WalkNodes(NodeBase):
     def execute_action(self, state: State, runtime: Runtime[ServerContext]) -> Json:
         """Run the action under the cursor (or stop before it for a human), then move on."""
         plan, cursor = r.plan(state), state.get("cursor", 0)
+        if state.get("replan"):
+            return {}  # an accepted edit changed the category: back to the plan
         if cursor >= len(plan.actions):
             return self._done(state, {})
         incident, action = r.incident(state), plan.actions[cursor]
         key = action.key(incident.incident_id)
         decision = r.decision_for(state, key)
+        edited: Json = {}
+        if action.requires_approval and (done := self._decided_before(state, action, key)):
+            return self._done(state, done)
+        if action.requires_approval:
+            # a diagnosis edited since the plan was made is reviewed before anything that
+            # needs a person is asked for or run (graph/edits.py)
+            review = review_edit(self.svc, state)
+            if review is not None and review.accepted and review.category_changed:
+                return {**review.update, "replan": True, "pending_action": None}
+            edited = review.update if review is not None else {}
         if action.requires_approval and decision is None:
             if state.get("pending_action") == key:
-                return {}
-            return self._ask(state, action, key, runtime)
+                return edited
+            return _merged(self._ask(state, action, key, runtime), edited)
         if decision is not None and decision.decision == "reject":
-            return self._done(state, self._rejected(state, action, decision, cursor))
+            return _merged(
+                self._done(state, self._rejected(state, action, decision, cursor)), edited
+            )
         if decision is not None and decision.decision == "withdrawn":
-            return self._done(state, self._withdrawn(state, action, decision, cursor))
+            return _merged(
+                self._done(state, self._withdrawn(state, action, decision, cursor)), edited
+            )
+        r.progress(
+            f"running {action.type.value} → {action.target}", incident_id=incident.incident_id
+        )
         result = actions.execute(
             self.svc.stores,
             self.svc.settings,
@@ -71,7 +92,7 @@ class WalkNodes(NodeBase):
         update: Json = {"actions_taken": [r.dump(result)], "cursor": cursor + 1}
         if action.requires_approval:
             update["pending_action"] = None
-        return self._done(state, update)
+        return _merged(self._done(state, update), edited)
 
     def _ask(self, state: State, action: Action, key: str, runtime: Runtime[ServerContext]) -> Json:
         incident = r.incident(state)
@@ -115,6 +136,30 @@ class WalkNodes(NodeBase):
         self._record(state, [entry])
         timeline = [*update.get("timeline", []), entry]
         return {**update, "remediation_done": True, "timeline": timeline}
+
+    def _decided_before(self, state: State, action: Action, key: str) -> Json | None:
+        """The ledger already holds this action's outcome — a fork or re-run from an earlier
+        checkpoint reached it again: what ran, ran (and what was refused stays refused).
+        Nothing is asked, sent or escalated again; the thread moves on with the ledger's
+        result."""
+        with self.svc.state.connect() as conn:
+            row = ledger.get(conn, key)
+        if row is None or row["status"] == "started":
+            return None  # never decided, or in doubt: the normal path reports it
+        if r.decision_for(state, key) is not None and any(
+            res.idempotency_key == key for res in r.results(state)
+        ):
+            return None  # this thread ran it: the cursor moves on as usual
+        result = replay(row, action, key)
+        entry = r.timeline_entry(
+            state, "note", f"{key}: the action log already says {row['status']}; kept"
+        )
+        return {
+            "actions_taken": [r.dump(result)],
+            "cursor": state.get("cursor", 0) + 1,
+            "pending_action": None,
+            "timeline": [entry],
+        }
 
     def _rejected(self, state: State, action: Action, decision: Approval, cursor: int) -> Json:
         incident, now = r.incident(state), r.clock(state)
@@ -184,6 +229,20 @@ class WalkNodes(NodeBase):
         plan, key = r.plan(state), state.get("pending_action")
         incident = r.incident(state)
         action = next(a for a in plan.actions if a.key(incident.incident_id) == key)
+        # an edit made while the request waited (Studio forks the checkpoint and this node
+        # runs again): reviewed before anyone's answer counts
+        review = review_edit(self.svc, state)
+        if review is not None and review.accepted and review.category_changed:
+            return {**review.update, "replan": True, "pending_action": None}
+        if review is not None:
+            reviewed: State = {**state, **review.update}  # type: ignore[typeddict-item]
+            return _merged(self._answer(reviewed, action, key, runtime), review.update)
+        return self._answer(state, action, key, runtime)
+
+    def _answer(
+        self, state: State, action: Action, key: str | None, runtime: Runtime[ServerContext]
+    ) -> Json:
+        """Ask (the interrupt) and take the answer: a decision, a tick, a recovery."""
         approvers, roles = self._approvers(action, runtime)
         context = runtime.context
         if getattr(context, "auto_approve", False) and self.svc.allow_auto_approve:
@@ -271,3 +330,14 @@ class WalkNodes(NodeBase):
 
 def _describe(action: Action) -> str:
     return f"{action.type.value} → {action.target}: {action.reason}"
+
+
+def _merged(update: Json, edited: Json) -> Json:
+    """`update` plus a reviewed edit's keys (their timeline entries and notes added)."""
+    if not edited:
+        return update
+    out = {**edited, **update}
+    for key in ("timeline", "notes"):
+        if key in edited or key in update:
+            out[key] = [*edited.get(key, []), *update.get(key, [])]
+    return out

@@ -251,6 +251,33 @@ def test_an_agent_inbox_accept_is_an_approval_by_the_authenticated_person(server
     assert active_version(stores) == ["2.3.0"]
 
 
+def test_a_studio_edit_is_attributed_and_cannot_unlock_what_the_evidence_refuses(server) -> None:
+    """mallory, who may not approve, edits the diagnosis in Studio (data problem -> bad
+    release) hoping the plan turns into a rollback; the edit is recorded under her
+    authenticated name, refused by the evidence, and the plan stays the retrain."""
+    stores = seed(server, "upstream_data_change")
+    serving = active_version(stores)
+    with as_person(server, "alice") as alice, as_person(server, "mallory") as mallory:
+        thread_id, _ = run_to_interrupt(alice)
+        diagnosis = alice.threads.get_state(thread_id)["values"]["diagnosis"]
+        forged = {**diagnosis, "category": "bad_deployment", "root_cause": "release 2.4.0"}
+        mallory.threads.update_state(thread_id, {"diagnosis": forged}, as_node="investigate")
+        alice.runs.wait(thread_id, GRAPH, input=None)  # Studio's "continue"
+        state = alice.threads.get_state(thread_id)
+        [payload] = [i["value"] for task in state["tasks"] for i in task.get("interrupts", [])]
+        assert payload["action"]["type"] == "retrain_model", "the plan stayed the evidence's"
+        assert state["values"]["diagnosis"]["category"] == "upstream_data_change"
+        result = alice.runs.wait(thread_id, GRAPH, command={"resume": {"decision": "approve"}})
+    incident_id = result["incident"]["incident_id"]
+    assert "rollback_model" not in ledger(stores, incident_id)
+    assert active_version(stores) == serving
+    with stores.state.connect() as conn:
+        row = q.get_incident_row(conn, incident_id)
+    assert row is not None
+    [note] = [t.note for t in q.incident_timeline(row) if t.phase == "diagnosis_edited"]
+    assert note.startswith("diagnosis edited by mallory:") and "refused" in note
+
+
 def test_studio_endpoints(client) -> None:
     [assistant] = client.assistants.search(graph_id=GRAPH)
     schemas = client.assistants.get_schemas(assistant["assistant_id"])
@@ -272,6 +299,26 @@ def test_studio_endpoints(client) -> None:
         "await_recovery",
         "postmortem",
     }
+
+
+def test_studio_sees_progress_from_inside_long_steps(server, client) -> None:
+    seed(server, "bad_deployment")
+    thread = client.threads.create()["thread_id"]
+    events = list(
+        client.runs.stream(
+            thread,
+            GRAPH,
+            input={"model_name": "classifier_v2", "now": "2026-11-20T12:00:00Z"},
+            stream_mode="custom",
+        )
+    )
+    steps = [e.data["progress"] for e in events if e.event == "custom"]
+    assert steps[:4] == [
+        "triage: gathering evidence",
+        "triage: diagnosing",
+        "investigate: testing hypotheses",
+        "remediate: planning",
+    ]
 
 
 def test_bad_input_gets_its_reason_not_an_internal_error(server, client) -> None:

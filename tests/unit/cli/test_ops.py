@@ -15,10 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from agentops.clock import utcnow
-from agentops.graph.runner import checkpointer_for, config_for
+from agentops.graph.runner import config_for
 from agentops.settings import Settings
 from agentops.store import Stores, workers
 from agentops.store import answers as store_answers
+from agentops.store.checkpoints import checkpointer_for
 from agentops.store.migrations import upgrade
 from agentops.store.state_tables import action_log, incidents, messages, postmortems
 from agentops.store.state_tables import workers as workers_table

@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from agentops.errors import StoreError
-from agentops.graph.runner import checkpointer_for
 from agentops.settings import Settings
 from agentops.store import create_store_engine, open_monitoring, open_state
 from agentops.store import incidents as store_incidents
 from agentops.store import queries as q
+from agentops.store.checkpoints import checkpointer_for
 from agentops.store.migrations import HEAD, MIGRATIONS, current_version, upgrade
 from agentops.store.state_tables import schema_version, state_metadata
 from tests.integration.postgres import fresh_database
