@@ -70,10 +70,12 @@ def bad_deployment(s: Signals) -> Builder:
     b.add(-0.25, s.volume_jump, "traffic jumped, which a release does not cause")
     b.add(-0.20, _drift_p2(s), "inputs drift past P2, which a release does not cause")
     previous = data.get("previous_version") or s.onset.get("version_before")
+    where = [f"deployment {data['deployment_id']}"] if deploy else []
+    if previous:
+        where.append(f"replacing {previous}")
     b.root_cause = (
         f"Bad deployment: {s.model_name} version {version} "
-        + (f"(deployment {data['deployment_id']}" if deploy else "(")
-        + (f", replacing {previous}) " if previous else ") ")
+        + (f"({', '.join(where)}) " if where else "")
         + "degraded the model from the first window it served"
         + (f"; {perf_text(s)}" if perf_text(s) else "")
         + ("; input data unchanged" if not s.inputs_moved else "")

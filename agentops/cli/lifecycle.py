@@ -106,7 +106,7 @@ def show_report(report: PassReport) -> None:
         if result.waiting_for:
             show_waiting(result)
     show_errors(report.errors)
-    if not report.results and not report.escalations:
+    if not report.results and not report.escalations and not report.errors:
         console.print(
             "nothing to handle: no threshold crossed, and no incident waits for a check"
             if not report.detection.alerts
@@ -135,8 +135,10 @@ def run(
         # in the JSON too; a person watching the terminal sees them as well
         show_findings(report.detection.findings, to=err_console)
         show_errors(report.errors)
-        return
-    show_report(report)
+    else:
+        show_report(report)
+    if report.errors:  # an incident whose handling failed is not a successful pass
+        raise typer.Exit(1)
 
 
 def _pass(

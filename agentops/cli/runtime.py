@@ -110,6 +110,9 @@ def show_event(node: str, update: dict[str, Any]) -> None:
         )
     elif node == "postmortem":
         console.print(f"[green]resolved[/]    post-mortem {update.get('postmortem_path')}")
+    elif node == "progress" and update.get("by") not in (None, "rules"):
+        # a model is asked: say so before the wait (the rules answer at once)
+        console.print(f"[dim]            … {_plain(update.get('progress'))} ({update['by']})[/]")
 
 
 def show_waiting(result: RunResult) -> None:

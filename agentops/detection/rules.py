@@ -223,7 +223,11 @@ def alerts_from_rows(
             by_model[row["model_name"]].append(row)
     for name, ranked in list(by_model.items()):
         ranked.sort(key=lambda r: r["rn"])
-        if not sane("model_metrics", ranked[0]):
+        # an impossible newest row is a finding; the newest sane window still speaks for the
+        # model (one bad row must not hide a real breach)
+        while ranked and not sane("model_metrics", ranked[0]):
+            ranked.pop(0)
+        if not ranked:
             del by_model[name]
     for name, ranked in by_model.items():
         ranked.sort(key=lambda r: r["rn"])

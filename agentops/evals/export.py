@@ -149,7 +149,8 @@ def expectations(sl: IncidentSlice) -> tuple[dict[str, Any], dict[str, str]]:
     """The case's `expect:` and `approvals:` from how the incident was resolved."""
     row = sl.row
     gated = {t.value for t in APPROVAL_REQUIRED}
-    done = [a for a in sl.actions if a["status"] == "succeeded"]
+    # handed to its executor (CONTRACT.md `executed`): a queued retrain counts
+    done = [a for a in sl.actions if a["status"] in {"succeeded", "queued"}]
     rejected = [a for a in sl.actions if a["status"] == "rejected" and a["action_type"] in gated]
     expect: dict[str, Any] = {
         "incident": True,

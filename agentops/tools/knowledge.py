@@ -142,7 +142,7 @@ def sql_tool(engine: sa.Engine) -> BaseTool:
         name="run_sql",
         description=(
             "Run ONE read-only SELECT over the tables model_metrics, data_quality, "
-            "feature_drift, deployments, pipeline_runs, incidents, model_registry (times are "
+            "feature_drift, deployments, pipeline_runs, incidents (times are "
             f"UTC). At most {MAX_ROWS} rows come back. Use it only for questions the other "
             "tools do not answer. Cite as query:sql."
         ),

@@ -53,6 +53,19 @@ def test_an_impossible_value_is_a_finding_not_an_alert(stores, column, value, pr
     assert {"p99": "latency_p99_ms", "err": "error_rate"}.get(column, column) == finding.column
 
 
+def test_a_bad_newest_row_does_not_hide_the_breach_before_it(stores) -> None:
+    """The job wrote f1 = -3 for 11:00-12:00; the 10:00-11:00 window it wrote before still
+    shows F1 at 0.6 — a real P1 — and pages, beside the finding about the bad row."""
+    engine = stores.monitoring
+    _raw(engine, "fraud_v4", "2026-11-20 10:00:00", "2026-11-20 11:00:00", f1=0.6)
+    _raw(engine, "fraud_v4", "2026-11-20 11:00:00", "2026-11-20 12:00:00", f1=-3.0)
+    detection = detect_incidents(stores, NOW)
+    [change] = detection.changes
+    assert change.incident.model_name == "fraud_v4" and change.incident.severity.value == "P1"
+    [finding] = detection.findings
+    assert finding.column == "f1" and finding.problem == "a rate outside 0..1"
+
+
 @pytest.mark.parametrize(
     "end",
     [

@@ -245,3 +245,26 @@ def test_replay_runs_on_a_copy_and_shows_what_changed(
     assert diffs["root cause"].replayed == "version 2.4.1 broke it"
     with eng.state.connect() as conn:
         assert q.get_incident_row(conn, incident_id)["status"] == "escalated"  # type: ignore[index]
+
+
+def test_an_exported_case_counts_a_queued_retrain_as_executed() -> None:
+    """CONTRACT.md's `executed`: handed to its executor — a retrain queued behind an
+    upstream fix counts, as the scorer counts it; a failed one does not."""
+    from agentops.evals.export import IncidentSlice, expectations
+
+    row = {
+        "incident_id": "INC-2026-1130-1",
+        "severity": "P1",
+        "alert_types": "model_performance",
+        "root_cause_category": "upstream_data_change",
+        "root_cause": "vendor format change in transactions_etl",
+        "opened_at": parse_instant("2026-11-30T06:00:00Z"),
+    }
+    actions = [
+        {"action_type": "retrain_model", "target": "classifier_v2", "status": "queued"},
+        {"action_type": "escalate", "target": "data_engineering_lead", "status": "queued"},
+        {"action_type": "scale_infrastructure", "target": "classifier_v2", "status": "failed"},
+    ]
+    expect, _ = expectations(IncidentSlice(row=row, tables={}, actions=actions))
+    assert expect["executed"] == ["retrain_model"]
+    assert expect["escalate_to"] == ["data_engineering_lead"]

@@ -350,3 +350,16 @@ def test_the_tool_cites_its_query(store: sa.Engine) -> None:
     result = call_tool(store, "SELECT deployment_id FROM deployments ORDER BY deployed_at")
     assert result.status == "ok" and result.evidence_ids == ["query:sql"]
     assert result.data["rows"][0] == ["dep-210"]
+
+
+def test_the_tool_offers_the_model_exactly_the_tables_the_guard_allows(engine) -> None:
+    """A table named in the description but refused by the guard wastes the model's turns."""
+    import re
+
+    from agentops.tools.knowledge import sql_tool
+    from agentops.tools.sql import ALLOWED_TABLES
+
+    described = sql_tool(engine).description
+    named = set(re.findall(r"\b[a-z]+_[a-z_]+\b|\bincidents\b|\bdeployments\b", described))
+    offered = named & {"model_registry", *ALLOWED_TABLES}
+    assert offered == set(ALLOWED_TABLES)
