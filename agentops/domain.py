@@ -10,7 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agentops.params import parse_params
 
 
 class Severity(StrEnum):
@@ -165,6 +167,11 @@ class Diagnosis(Record):
     root_cause: str = Field(
         description="names the specific feature, version or pipeline behind the incident"
     )
+    headline: str = Field(
+        "",
+        description="the cause in one line of at most 90 characters, for the page and the "
+        "resolution message; empty: the messages shorten `root_cause` by rule",
+    )
     confidence: float = Field(ge=0.0, le=1.0)
     evidence_ids: list[str] = Field(default_factory=list)
     recommended_actions: list[ActionType] = Field(default_factory=list)
@@ -181,12 +188,34 @@ class Diagnosis(Record):
 
 
 # --- actions -----------------------------------------------------------------------------
+class ActionFacts(Record):
+    """What an approver weighs before an approval-required action, read from the monitoring
+    tables by code when the plan was made (`actions.approval_facts`): the rollback target's
+    metrics and feature schema, the retraining data, load against capacity. Never what runs."""
+
+    as_of: datetime = Field(description="the clock the facts were read at")
+    lines: list[str] = Field(default_factory=list, description="one fact per line, for people")
+    data: dict[str, Any] = Field(default_factory=dict, description="the same facts as numbers")
+
+
 class Action(Record):
     type: ActionType
     target: str = Field(description="what it acts on: a model, channel, person or team")
     reason: str = ""
     priority: int = Field(0, description="lower runs first")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the type's parameters (agentops.params), checked when the action is built",
+    )
+    facts: ActionFacts | None = Field(
+        None, description="evidence for the approver (approval-required actions)"
+    )
+
+    @model_validator(mode="after")
+    def _typed_params(self) -> Action:
+        # a field the executor does not read (a renamed one) fails here, where it was written
+        parse_params(self.type.value, self.params)
+        return self
 
     @property
     def requires_approval(self) -> bool:

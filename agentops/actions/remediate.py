@@ -1,26 +1,30 @@
 """The approval-required actions through the ledger: rollback_model, retrain_model,
 scale_infrastructure. `execute` has already checked the approver.
 
-Each claims its ledger key in the state store and commits, then acts (the registry switch in
-the monitoring database, a trigger), then finishes the entry; a crash in between leaves the
-entry `started`, which a repeat reports as in doubt instead of acting twice.
+Each claims its ledger key in the state store and commits, then acts (the registry switch,
+a trigger), then finishes the entry; a crash in between leaves the entry `started`, which a
+repeat reports as in doubt instead of acting twice. Each reads its parameters with its
+`agentops.params` class, the one the planner wrote them with.
 
-A failure escalates to the matrix's `remediation_failed` target (ml_team_lead).
+A retrain waiting for an upstream fix finishes `queued` (handed to its executor; the job
+starts in a later pass, `actions.jobs`). A failure escalates to the matrix's
+`remediation_failed` target (ml_team_lead).
 """
 
 from __future__ import annotations
 
-from agentops.actions import executors, messaging
+from agentops.actions import executors, jobs
 from agentops.actions.registry import (
     RollbackPlan,
     RollbackRefusal,
     TableRegistry,
-    build_registry,
     execute_rollback,
     plan_rollback,
+    registry_for,
 )
 from agentops.actions.runtime import Runtime, replay
-from agentops.domain import Action, ActionResult, ActionType, Incident
+from agentops.domain import Action, ActionResult, Incident
+from agentops.params import RetrainParams, RollbackParams, ScaleParams
 from agentops.store import ledger, writing
 
 
@@ -40,15 +44,7 @@ def _result(
 
 
 def _escalate_failure(rt: Runtime, incident: Incident, action: Action, why: str) -> str:
-    target = rt.policy.escalation.remediation_failed
-    escalation = Action(
-        type=ActionType.escalate,
-        target=target.value,
-        reason=f"automated remediation failed: {action.type.value} on {action.target}: {why}",
-        params={"reason_code": "remediation_failed"},
-    )
-    result = messaging.escalate(rt, incident, escalation, None)
-    return f"escalated to {target.value} ({result.status})"
+    return jobs.escalate_failure(rt, incident, action.type.value, why)
 
 
 def rollback_model(
@@ -69,8 +65,8 @@ def rollback_model(
         )
     if not claim.fresh:
         return replay(claim.row, action, key)
-    to_version = action.params.get("to_version")
-    outcome = _roll_back(rt, incident, str(to_version) if to_version else None, approved_by)
+    to_version = RollbackParams.of(action).to_version
+    outcome = _roll_back(rt, incident, to_version, approved_by)
     status = "succeeded" if outcome.ok else "failed"
     result = _result(rt, action, key, status, outcome.detail, approved_by)
     with rt.state.begin() as conn:
@@ -105,14 +101,7 @@ def _roll_back(
                 else plan
             )
     else:  # outside any transaction: a slow registry holds no database lock
-        registry = build_registry(
-            cfg.registry,
-            command=cfg.registry_command,
-            webhook=cfg.registry_webhook,
-            mlflow_uri=cfg.registry_mlflow_uri,
-            alias=cfg.registry_alias,
-            timeout_s=cfg.registry_timeout_s,
-        )
+        registry = registry_for(cfg, engine=rt.monitoring, clock=lambda: rt.now)
         with rt.monitoring.connect() as conn:
             plan = plan_rollback(conn, registry, model, to_version=to_version)
         done = (
@@ -128,25 +117,16 @@ def _roll_back(
     return executors.Outcome(done.ok, done.detail, data)
 
 
-def _claim_then_trigger(
-    rt: Runtime,
-    incident: Incident,
-    action: Action,
-    approved_by: str | None,
-    *,
-    command: str | None,
-    webhook: str | None,
-    record_job: bool,
+def retrain_model(
+    rt: Runtime, incident: Incident, action: Action, approved_by: str | None
 ) -> ActionResult:
+    """Record the retraining job (RetrainParams: its window per cause, matured labels only,
+    bad and poisoned windows left out) and start it, or queue it behind the upstream fix
+    (mode after_upstream_fix: `queued` until `jobs.start_ready_jobs` sees the fix). The
+    job's result, now or later, goes through the promotion gate (`actions.jobs`)."""
     key = action.key(incident.incident_id)
-    payload: dict[str, object] = {
-        "incident_id": incident.incident_id,
-        "model_name": incident.model_name,
-        "action": action.type.value,
-        "target": action.target,
-        "params": action.params,
-        "approved_by": approved_by,
-    }
+    params = RetrainParams.of(action)
+    window = jobs.window_for(rt, incident, params)
     with rt.state.begin() as conn:
         claim = ledger.claim_action(
             conn,
@@ -158,85 +138,87 @@ def _claim_then_trigger(
         )
         if not claim.fresh:
             return replay(claim.row, action, key)
-        job = (
-            executors.record_retrain_job(conn, incident, now=rt.now, params=action.params)
-            if record_job
-            else None
+        job = jobs.open_job(
+            conn, rt, incident, params, window, ledger_key=key, approved_by=approved_by
         )
-    if job is not None:
-        payload["job"] = job
-    if command or webhook:
-        outcome = executors.trigger(command, webhook, payload)
-    elif record_job:
+    job_id = str(job["job_id"])
+    fix = None
+    if job["status"] == "waiting":
+        fix = jobs.confirmed_fix(rt.stores, job, rt.now)  # a person may have confirmed it
+        with rt.state.begin() as conn:
+            started = fix is not None and jobs.claim_start(conn, job_id)
+        if not started:
+            detail = f"queued: {job['waiting_for']}"
+            return _finish(rt, action, key, "queued", detail, approved_by, {"job": job})
+    outcome = jobs.start_job(rt, incident, job_id, fix)
+    if fix is not None:
         outcome = executors.Outcome(
-            True, "no AGENTOPS_RETRAIN_COMMAND or _WEBHOOK set: the job waits in RETRAIN_JOBS"
+            outcome.ok, f"upstream fix confirmed ({fix.by}); {outcome.detail}", outcome.data
         )
-    else:
-        outcome = executors.Outcome(
-            False,
-            "no AGENTOPS_SCALE_COMMAND or AGENTOPS_SCALE_WEBHOOK set: nothing was scaled",
-        )
-    if job is not None:
-        window = (
-            f"job {job['job_id']} trains on {job['train_start']}..{job['train_end']} "
-            f"excluding {job['excluded_start']}..{job['excluded_end']}"
-        )
-        detail = f"{window}; {outcome.detail}"
-    else:
-        detail = outcome.detail
-    not_configured = not (command or webhook) and not record_job
-    status = "skipped" if not_configured else ("succeeded" if outcome.ok else "failed")
-    result = _result(rt, action, key, status, detail, approved_by)
-    with rt.state.begin() as conn:
-        if job is not None:
-            job_status = "triggered" if (command or webhook) and outcome.ok else "recorded"
-            executors.set_job_status(
-                conn, str(job["job_id"]), job_status if outcome.ok else "failed"
-            )
-        ledger.finish(
-            conn,
-            key=key,
-            status=status,
-            now=rt.now,
-            result={**result.model_dump(mode="json"), "data": {"job": job, **outcome.data}},
-            detail=detail,
-        )
-    if status != "failed":
+    status = "succeeded" if outcome.ok else "failed"
+    result = _finish(rt, action, key, status, outcome.detail, approved_by, outcome.data)
+    if outcome.ok:
         return result
     escalated = _escalate_failure(rt, incident, action, outcome.detail)
-    return result.model_copy(update={"detail": f"{detail}; {escalated}"})
-
-
-def retrain_model(
-    rt: Runtime, incident: Incident, action: Action, approved_by: str | None
-) -> ActionResult:
-    """Record a retraining job whose window excludes the bad window, then trigger it.
-
-    params: lookback_days (default 28), exclude_start / exclude_end (ISO-8601) to override
-    the bad window taken from the incident's alerts.
-    """
-    return _claim_then_trigger(
-        rt,
-        incident,
-        action,
-        approved_by,
-        command=rt.settings.retrain_command,
-        webhook=rt.settings.retrain_webhook,
-        record_job=True,
-    )
+    return result.model_copy(update={"detail": f"{outcome.detail}; {escalated}"})
 
 
 def scale_infrastructure(
     rt: Runtime, incident: Incident, action: Action, approved_by: str | None
 ) -> ActionResult:
-    """Trigger the scale command or webhook with the action's params (e.g. replicas);
+    """Trigger the scale command or webhook with the action's ScaleParams (e.g. replicas);
     `skipped` when neither is configured."""
-    return _claim_then_trigger(
-        rt,
-        incident,
-        action,
-        approved_by,
-        command=rt.settings.scale_command,
-        webhook=rt.settings.scale_webhook,
-        record_job=False,
-    )
+    key = action.key(incident.incident_id)
+    params = ScaleParams.of(action)
+    command, webhook = rt.settings.scale_command, rt.settings.scale_webhook
+    with rt.state.begin() as conn:
+        claim = ledger.claim_action(
+            conn,
+            action,
+            incident.incident_id,
+            now=rt.now,
+            approved_by=approved_by,
+            approved_via=rt.approved_via,
+        )
+        if not claim.fresh:
+            return replay(claim.row, action, key)
+    if not (command or webhook):
+        detail = "no AGENTOPS_SCALE_COMMAND or AGENTOPS_SCALE_WEBHOOK set: nothing was scaled"
+        return _finish(rt, action, key, "skipped", detail, approved_by, {})
+    payload: dict[str, object] = {
+        "incident_id": incident.incident_id,
+        "model_name": incident.model_name,
+        "action": action.type.value,
+        "target": action.target,
+        "params": params.wire(),
+        "approved_by": approved_by,
+    }
+    outcome = executors.trigger(command, webhook, payload)
+    status = "succeeded" if outcome.ok else "failed"
+    result = _finish(rt, action, key, status, outcome.detail, approved_by, outcome.data)
+    if outcome.ok:
+        return result
+    escalated = _escalate_failure(rt, incident, action, outcome.detail)
+    return result.model_copy(update={"detail": f"{outcome.detail}; {escalated}"})
+
+
+def _finish(
+    rt: Runtime,
+    action: Action,
+    key: str,
+    status: str,
+    detail: str,
+    approved_by: str | None,
+    data: dict[str, object],
+) -> ActionResult:
+    result = _result(rt, action, key, status, detail, approved_by)
+    with rt.state.begin() as conn:
+        ledger.finish(
+            conn,
+            key=key,
+            status=status,
+            now=rt.now,
+            result={**result.model_dump(mode="json"), "data": data},
+            detail=detail,
+        )
+    return result

@@ -34,6 +34,7 @@ from agentops.cli import doctor as _doctor  # noqa: F401  isort: skip
 from agentops.cli import gc as _gc  # noqa: F401  isort: skip
 from agentops.cli import controls as _controls  # noqa: F401  isort: skip
 from agentops.cli import silences as _silences  # noqa: F401  isort: skip
+from agentops.cli import jobs as _jobs  # noqa: F401  isort: skip
 
 FREED = "incidents this process held are free for the next pass"
 

@@ -12,6 +12,7 @@ produce arrive an hour apart, and each pass re-checks them, until the incident r
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,11 @@ def demo_settings(configured: Settings) -> Settings:
     policy.write_text(
         "# written by `agentops demo`: the demo's approver and nobody else\n"
         f"contacts:\n  {DEMO_APPROVER}: {{name: Demo Operator}}\n"
+        "  dana: {name: Dana Lee, email: dana@example.com}\n"
+        "  erin: {name: Erin Park, email: erin@example.com}\n"
         f"roles:\n  ml_team_lead: [{DEMO_APPROVER}]\n"
+        "  data_engineering_lead: [dana]\n"
+        "  engineering_manager: [erin]\n"
         f"approvers: [{DEMO_APPROVER}]\n",
         encoding="utf-8",
     )
@@ -60,7 +65,8 @@ def demo_settings(configured: Settings) -> Settings:
         slack_token=None,
         github_token=None,
         smtp_host=None,
-        retrain_command=None,
+        # the demo's simulated trainer (agentops/scenarios/trainer.py): trains nothing
+        retrain_command=f"{sys.executable} -m agentops.scenarios.trainer",
         retrain_webhook=None,
         scale_command=None,
         scale_webhook=None,
@@ -137,7 +143,8 @@ def demo(
         for result in report.results:
             if result.waiting_for:
                 show_waiting(result)
-        _recover(rt, scheduler, now, scenario, incident_id)
+        fixed = _fix_upstream(rt, scheduler, now, incident_id)
+        _recover(rt, scheduler, fixed or now, scenario, incident_id, fix_loaded=bool(fixed))
         _show_results(rt, incident_id, now)
 
 
@@ -149,6 +156,12 @@ def show_waiting_payload(payload: dict[str, Any]) -> None:
     )
     console.print(f"            why:  {payload.get('why')}", markup=False)
     console.print(f"            risk: {payload.get('risk')}", markup=False)
+    params = action.get("params") or {}
+    if params:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+        console.print(f"            params: {shown}", markup=False)
+    for line in (payload.get("facts") or {}).get("lines") or []:
+        console.print(f"            - {line}", markup=False)
 
 
 def _show_errors(errors: list[str]) -> None:
@@ -173,8 +186,63 @@ def _status(rt: LocalRuntime, incident_id: str) -> dict[str, Any]:
     return row
 
 
+def _job(rt: LocalRuntime, incident_id: str) -> dict[str, Any] | None:
+    """The incident's retraining job, if it has one."""
+    import sqlalchemy as sa
+
+    from agentops.store import queries as q
+    from agentops.store.state_tables import retrain_jobs
+
+    query = sa.select(retrain_jobs).where(retrain_jobs.c.incident_id == incident_id)
+    with rt.stores.state.connect() as conn:
+        found = conn.execute(query).mappings().first()
+    return q.as_row(found) if found else None
+
+
+def _fix_upstream(
+    rt: LocalRuntime, scheduler: Any, now: datetime, incident_id: str
+) -> datetime | None:
+    """A retrain that waits for the upstream fix: data engineering's fixed pipeline run
+    arrives (simulated) a few minutes later, and the next pass starts the job. Returns the
+    clock of that pass (the recovery windows come after it), None when nothing waited."""
+    from agentops.scenarios.scenarios import MODEL
+    from agentops.store.load import load_tables
+
+    job = _job(rt, incident_id)
+    if job is None or job["status"] != "waiting":
+        return None
+    pipeline = json.loads(job.get("params") or "{}").get("params", {}).get("pipeline")
+    if not pipeline:
+        return None
+    run = {
+        "run_id": f"{pipeline}-{now:%Y%m%d%H%M}-fixed",
+        "pipeline_name": pipeline,
+        "model_name": MODEL,
+        "source": "vendor_api",
+        "started_at": now + timedelta(minutes=2),
+        "finished_at": now + timedelta(minutes=9),
+        "status": "success",
+        "rows_processed": 210000,
+        "notes": "re-run after the fix; every row passed schema validation",
+    }
+    load_tables(rt.stores.monitoring, {"pipeline_runs": [run]})
+    clock = now + timedelta(minutes=10)
+    console.rule(f"pass 2 at {iso(clock)} (simulated: {pipeline} re-ran with the fix)")
+    _show_errors(scheduler.run_pass(clock).errors)
+    job = _job(rt, incident_id) or job
+    console.print(f"[cyan]retrain[/]     {job['job_id']}: {job['status']}", markup=True)
+    console.print(f"            {job.get('detail') or ''}", markup=False)
+    return clock
+
+
 def _recover(
-    rt: LocalRuntime, scheduler: Any, now: datetime, scenario: str, incident_id: str
+    rt: LocalRuntime,
+    scheduler: Any,
+    now: datetime,
+    scenario: str,
+    incident_id: str,
+    *,
+    fix_loaded: bool = False,
 ) -> None:
     """The scenario's recovery arrives one window per simulated hour; each pass re-checks."""
     from agentops.scenarios import recovery_rows
@@ -183,8 +251,11 @@ def _recover(
     row = _status(rt, incident_id)
     if row["status"] in {"resolved"}:
         return
-    rollback = _rolled_back_to(rt, incident_id)
-    rows = recovery_rows(now, scenario, windows=RECOVERY_WINDOWS, version=rollback)
+    version = _promoted(rt, incident_id) or _rolled_back_to(rt, incident_id)
+    rows = recovery_rows(now, scenario, windows=RECOVERY_WINDOWS, version=version)
+    if fix_loaded:  # the fixed pipeline run is in already, and pass 2 saw it
+        rows.pop("pipeline_runs", None)
+    first = 3 if fix_loaded else 2
     windows = sorted(rows["model_metrics"], key=lambda r: r["window_end"])
     for index, window in enumerate(windows, start=1):
         end = window["window_end"]
@@ -201,11 +272,21 @@ def _recover(
         load_tables(rt.stores.monitoring, {k: v for k, v in arrived.items() if v})
         clock = end + timedelta(minutes=5)
         console.rule(
-            f"pass {index + 1} at {iso(clock)} (simulated: window {index} of the recovery)"
+            f"pass {first + index - 1} at {iso(clock)} (simulated: window {index} of the recovery)"
         )
         _show_errors(scheduler.run_pass(clock).errors)
         if _status(rt, incident_id)["status"] == "resolved":
             return
+
+
+def _promoted(rt: LocalRuntime, incident_id: str) -> str | None:
+    """The version a retraining job promoted, if one did."""
+    job = _job(rt, incident_id)
+    if job is None or job["status"] != "promoted":
+        return None
+    result = json.loads(job.get("result") or "{}").get("result") or {}
+    version = result.get("candidate_version")
+    return str(version) if version else None
 
 
 def _rolled_back_to(rt: LocalRuntime, incident_id: str) -> str | None:

@@ -7,6 +7,7 @@ $AGENTOPS_HOME/config.yaml) may override them in its `thresholds:` section:
       default: {psi_p2: 0.35}              # every model
       models:
         classifier_v2: {f1_p1: 0.75}       # one model, on top of `default`
+        fraud_scorer_v3: {label_delay: 21d}  # labels (chargebacks) arrive three weeks late
 
 Every value is validated when the file is read; a P2 drift threshold at or below the P3 one
 is an error naming the key, since it would make P3 drift unreachable.
@@ -71,6 +72,14 @@ class Thresholds(BaseModel):
         description="no_data (P2) when the newest complete MODEL_METRICS window ended longer "
         "ago than this; in the policy file `stale_after: 3h` (h, m or d; a number is hours)",
     )
+    label_delay_hours: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=AliasChoices("label_delay", "label_delay_hours"),
+        description="how long the model's labels take to arrive (fraud: chargebacks, weeks); "
+        "retraining uses only windows whose labels have matured, i.e. ended this long before "
+        "the job starts; in the policy file `label_delay: 21d` (h, m or d; a number is hours)",
+    )
     storm_min_models: int = Field(
         5,
         ge=2,
@@ -86,7 +95,7 @@ class Thresholds(BaseModel):
         "ending after the remediation",
     )
 
-    @field_validator("stale_after_hours", mode="before")
+    @field_validator("stale_after_hours", "label_delay_hours", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -19,16 +19,19 @@ from datetime import datetime
 from typing import Any
 
 from agentops.actions.untrusted import github_text, quote
+from agentops.clock import iso
 from agentops.domain import Action, Approval
 from agentops.graph import records as r
 from agentops.graph.identity import Identity
 from agentops.graph.state import Json, State
+from agentops.params import parse_params
 
 RISKS = {
     "rollback_model": "serves the previous version: recent fixes in the current one are lost "
     "until it is redeployed",
-    "retrain_model": "starts a training job and later a new version; training on a bad "
-    "window would bake the problem in (the job excludes the incident window)",
+    "retrain_model": "starts a training job; its candidate replaces the model only if its F1 "
+    "and recall are at least the current model's on the same holdout (else the ML team lead "
+    "is told); training on a bad window would bake the problem in (the job leaves it out)",
     "scale_infrastructure": "changes capacity and cost of the serving fleet",
 }
 
@@ -47,8 +50,10 @@ def approval_payload(
     state: State, action: Action, approvers: tuple[str, ...], roles: list[str]
 ) -> Json:
     """The request a person answers. What is approved is stated by the system alone (the
-    action, its target and parameters, from code); a model's words follow it, quoted,
-    attributed and capped (`model_says`), never in those lines."""
+    action, its target and every parameter the executor reads, from code), then the facts
+    an approver weighs (`facts`: the rollback target's metrics and schema, the retraining
+    data, load against capacity, from the monitoring tables); a model's words follow,
+    quoted, attributed and capped (`model_says`), never in those lines."""
     incident = r.incident(state)
     diagnosis = r.diagnosis(state)
     cited = set(diagnosis.evidence_ids) if diagnosis else set()
@@ -65,9 +70,15 @@ def approval_payload(
     else:
         why = quote(diagnosis.root_cause if diagnosis else action.reason, 600)
     who = ", ".join(approvers) or "nobody yet (" + NO_APPROVERS + ")"
+    # every parameter the executor reads, defaults included, through the type both share
+    typed = parse_params(action.type.value, action.params).model_dump(
+        mode="json", exclude_none=True
+    )
     # names and parameters come from the tables: one line each, so none can fake a line
-    params = ", ".join(f"{k}={quote(str(v), 80)}" for k, v in sorted(action.params.items()))
+    params = ", ".join(f"{k}={quote(str(v), 80)}" for k, v in sorted(typed.items()))
     target = quote(action.target, 120)
+    facts = action.facts
+    shown_facts = [quote(line, 300) for line in facts.lines] if facts else []
     description = "\n".join(
         line
         for line in [
@@ -83,6 +94,7 @@ def approval_payload(
             if said
             else f"Why: {github_text(why)}",
             f"Risk: {risk}",
+            *(f"- {github_text(line)}" for line in shown_facts),
             "Evidence: " + github_text("; ".join(e["summary"] for e in evidence))
             if evidence
             else "",
@@ -99,7 +111,13 @@ def approval_payload(
             "type": action.type.value,
             "target": action.target,
             "reason": action.reason,
-            "params": action.params,
+            "params": typed,
+        },
+        # what the approver weighs, read from the monitoring tables by code when planned
+        "facts": {
+            "as_of": iso(facts.as_of) if facts else None,
+            "lines": shown_facts,
+            "data": facts.data if facts else {},
         },
         "why": why,
         "category": category,

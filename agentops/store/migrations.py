@@ -145,7 +145,14 @@ def _v2(conn: sa.Connection) -> None:
     _add_columns(
         conn,
         "agentops_retrain_jobs",
-        [sa.Column("waiting_for", sa.Text), sa.Column("params", sa.Text)],
+        [
+            sa.Column("waiting_for", sa.Text),
+            sa.Column("params", sa.Text),
+            sa.Column("started_at", sa.DateTime),
+            sa.Column("finished_at", sa.DateTime),
+            sa.Column("detail", sa.Text),
+            sa.Column("result", sa.Text),
+        ],
     )
     md = sa.MetaData()
     silences = sa.Table(

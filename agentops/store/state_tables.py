@@ -95,11 +95,21 @@ retrain_jobs = sa.Table(
     sa.Column("train_end", sa.DateTime, nullable=False),
     sa.Column("excluded_start", sa.DateTime),
     sa.Column("excluded_end", sa.DateTime),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column(
+        "status",
+        sa.String(20),
+        nullable=False,
+        doc="waiting / starting / triggered / recorded / deciding / promoted / refused / failed",
+    ),
     sa.Column("created_at", sa.DateTime, nullable=False),
-    # version 2: what the job waits for (an upstream fix) and its parameters as JSON
+    # version 2: what the job waits for (an upstream fix), its parameters and window as JSON,
+    # when it started, and the result its trainer reported (the promotion gate's input)
     sa.Column("waiting_for", sa.Text),
     sa.Column("params", sa.Text),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("detail", sa.Text, doc="the latest outcome in words"),
+    sa.Column("result", sa.Text, doc="JSON: the trainer's result and the gate's verdict"),
 )
 
 # ---- version 2 -------------------------------------------------------------------------------

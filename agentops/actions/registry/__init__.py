@@ -9,6 +9,7 @@ The `ModelRegistry` port has four adapters:
 
 Seams:
     build_registry(kind, *, engine=, command=, webhook=, mlflow_uri=, alias=, timeout_s=)
+    registry_for(settings, *, engine=, clock=)  (the adapter AGENTOPS_REGISTRY chooses)
     plan_rollback(conn, registry, model, *, to_version=None) -> RollbackPlan | RollbackRefusal
     execute_rollback(registry, plan, *, reason, actor) -> ServingOutcome
     promote(registry, model, version, *, reason, actor) -> ServingOutcome
@@ -18,7 +19,12 @@ reason; `ConfigError` is raised only while building.
 
 from __future__ import annotations
 
-from agentops.actions.registry.build import SETTING_NAMES, RegistryKind, build_registry
+from agentops.actions.registry.build import (
+    SETTING_NAMES,
+    RegistryKind,
+    build_registry,
+    registry_for,
+)
 from agentops.actions.registry.mlflow_registry import MlflowRegistry
 from agentops.actions.registry.port import (
     ModelRegistry,
@@ -55,4 +61,5 @@ __all__ = [
     "execute_rollback",
     "plan_rollback",
     "promote",
+    "registry_for",
 ]

@@ -15,6 +15,7 @@ from agentops.actions.registry.remote import DEFAULT_TIMEOUT_S, CommandRegistry,
 from agentops.actions.registry.table import TableRegistry
 from agentops.clock import utcnow
 from agentops.errors import ConfigError
+from agentops.settings import Settings
 
 RegistryKind = Literal["table", "command", "webhook", "mlflow"]
 
@@ -72,6 +73,22 @@ def build_registry(
     if not alias:
         raise ConfigError("the mlflow registry needs an alias name (default 'champion')")
     return MlflowRegistry(mlflow_uri, alias=alias)
+
+
+def registry_for(
+    settings: Settings, *, engine: sa.Engine, clock: Callable[[], datetime] = utcnow
+) -> ModelRegistry:
+    """The adapter the settings choose (AGENTOPS_REGISTRY and its settings)."""
+    return build_registry(
+        settings.registry,
+        engine=engine,
+        command=settings.registry_command,
+        webhook=settings.registry_webhook,
+        mlflow_uri=settings.registry_mlflow_uri,
+        alias=settings.registry_alias,
+        timeout_s=settings.registry_timeout_s,
+        clock=clock,
+    )
 
 
 def _split_command(command: str | None) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -37,6 +37,9 @@ REPLACED_BY_TAG = "agentops.replaced_by"
 REASON_TAG = "agentops.reason"
 ACTOR_TAG = "agentops.actor"
 _PAGE = 1000
+# The metrics a retraining run logs for the promotion gate (`current_<name>` for the model
+# that serves, on the same holdout).
+SCORES = ("f1", "precision", "recall")
 
 
 class MlflowRegistry:
@@ -143,6 +146,24 @@ class MlflowRegistry:
                 else ""
             ),
         )
+
+    def run_scores(self, model: str, run_id: str) -> dict[str, Any]:
+        """What a retraining run logged, for the promotion gate: the candidate's metrics
+        (`f1`, `precision`, `recall`) and the serving model's on the same holdout
+        (`current_f1`, `current_precision`, `current_recall`), and the version of `model`
+        registered from the run (None if none was)."""
+        if "'" in run_id:
+            raise RegistryError(f"{self.name}: cannot search for a run id with a quote")
+        with self._translated(f"reading run {run_id}"):
+            run = self._client.get_run(run_id)
+            registered = self._client.search_model_versions(f"run_id = '{run_id}'")
+        metrics = dict(run.data.metrics or {})
+        versions = sorted((int(v.version) for v in registered if v.name == model), reverse=True)
+        return {
+            "candidate": {k: metrics.get(k) for k in SCORES},
+            "current": {k: metrics.get(f"current_{k}") for k in SCORES},
+            "candidate_version": str(versions[0]) if versions else None,
+        }
 
     @contextmanager
     def _translated(self, doing: str) -> Iterator[None]:

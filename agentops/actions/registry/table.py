@@ -152,6 +152,35 @@ class TableRegistry:
             + "; DEPLOYMENTS row written",
         )
 
+    def register(self, model: str, version: str) -> bool:
+        """Add a retrained candidate to MODEL_REGISTRY (good, not serving), so a promotion can
+        switch to it; False when the version is already known. A rollback never registers:
+        it refuses a version nobody has seen."""
+        with self._connection(writing=True) as conn:
+            rows = queries.registry(conn, model)
+            deployed = deployments_newest_first(conn, model)
+            known = {str(r["model_version"]) for r in rows} | _deployed_versions(deployed)
+            if version in known:
+                return False
+            serving = self._serving(conn, model)
+            if not rows and serving is not None:
+                # DEPLOYMENTS said who serves; the first MODEL_REGISTRY rows must say so too
+                conn.execute(
+                    model_registry.insert().values(
+                        model_name=model,
+                        model_version=serving,
+                        active=True,
+                        promoted_at=_deployed_at(deployed, serving),
+                        status="good",
+                    )
+                )
+            conn.execute(
+                model_registry.insert().values(
+                    model_name=model, model_version=version, active=False, status="good"
+                )
+            )
+        return True
+
     @staticmethod
     def _serving(conn: sa.Connection, model: str) -> str | None:
         rows = queries.registry(conn, model)

@@ -129,9 +129,8 @@ def test_retrain_job_window_excludes_the_bad_window(
     bad_start = min(a.window_start for a in incident.alerts)
     bad_end = max(a.window_end for a in incident.alerts)
     assert (job["excluded_start"], job["excluded_end"]) == (bad_start, bad_end)
-    assert job["train_start"] == bad_start - timedelta(days=28)
-    assert job["train_end"] >= bad_end
-    assert job["status"] == "recorded"
+    assert (job["train_start"], job["train_end"]) == (NOW - timedelta(days=28), NOW)
+    assert job["status"] == "recorded"  # no trigger configured: it waits for a trainer
     execute(store, cfg, incident, action, now=NOW, approved_by="bob", policy=policy)
     with store.state.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(retrain_jobs)).scalar() == 1

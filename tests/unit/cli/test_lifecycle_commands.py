@@ -43,7 +43,12 @@ def test_demo_runs_the_whole_lifecycle_and_says_what_it_is(home) -> None:
     assert "not a language model" in out and "outbox" in out
     for phase in ("detect", "page", "triage", "investigate", "remediate", "verify", "resolved"):
         assert phase in out
-    assert "retrain_model → classifier_v2: succeeded (approved by demo-operator)" in out
+    # the upstream change: the approved retrain waits for the pipeline fix, then starts and
+    # passes the promotion gate before the recovery windows arrive
+    queued = out.index("retrain_model → classifier_v2: queued (approved by demo-operator)")
+    fixed = out.index("re-ran with the fix")
+    promoted = out.index("retrain-INC-")
+    assert queued < fixed < out.index(": promoted", promoted)
     # monitoring first, resolved only after the recovery windows arrived
     assert out.index("monitoring: not recovered") < out.index("resolved: recovered")
     assert re.search(r"time to resolve\s+\d+ minutes", out)
@@ -55,6 +60,10 @@ def test_demo_runs_the_whole_lifecycle_and_says_what_it_is(home) -> None:
     assert slack[0]["text"].startswith("🚨 [P1]"), "the page is the first message"
     assert slack[0]["text"].endswith("Investigating automatically...")
     assert any(m["text"].startswith("✅ [Resolved]") for m in slack)
+    texts = [m["text"] for m in slack]
+    started = next(i for i, t in enumerate(texts) if t.startswith("🔁 Retraining started"))
+    decided = next(i for i, t in enumerate(texts) if t.startswith("✅ Retrained model promoted"))
+    assert started < decided, "the job's start is told before its verdict"
     assert any("blocks" in m for m in slack), "the approval request carries buttons"
 
 

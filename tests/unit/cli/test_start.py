@@ -92,7 +92,15 @@ def test_every_command_is_still_there() -> None:
     assert found == {
         *("seed", "replay", "outbox", "deliver", "sweep", "detect", "run", "approve"),
         *("threads", "watch", "graph", "demo", "serve", "doctor", "gc", "ack", "note"),
-        *("confirm-fix", "resolve", "false-positive", "reopen", "silence", "unsilence"),
+        *(
+            "confirm-fix",
+            "retrain-result",
+            "resolve",
+            "false-positive",
+            "reopen",
+            "silence",
+            "unsilence",
+        ),
         *("retire", "unretire", "silences", "db init", "db normalize-times", "db upgrade"),
         *("db load-case", "incidents list", "incidents show", "index build", "index search"),
         *("index similar", "eval export", "eval retrieval", "drift compute"),
