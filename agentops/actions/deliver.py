@@ -9,6 +9,12 @@ the very edge; Slack and GitHub offer no idempotency key to close it).
 Threading: a Slack row with `meta.thread_of` replies in that root's thread once the root is
 sent (it waits while the root is still queued). GitHub: the incident's first issue row
 creates the issue; later rows edit it (they wait while the first is queued).
+
+Fallback: a P1's Slack message carries the addresses of the people it is for
+(`meta.fallback_email`, written by `messaging`). When Slack has refused it FALLBACK_AFTER
+times, or it is marked failed, it is emailed to them once (`<message id>#fallback:<address>`)
+while Slack keeps retrying; `undelivered_p1` lists what is still not through (`agentops
+doctor`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from agentops.actions import outbox
 from agentops.actions.clients import Senders, build_senders
+from agentops.actions.github_email import fallback_email
 from agentops.errors import IntegrationError
 from agentops.settings import Settings
 from agentops.store import ledger
@@ -30,6 +37,7 @@ from agentops.store.queries import as_row
 from agentops.store.state_tables import messages
 
 LEASE = timedelta(minutes=5)
+FALLBACK_AFTER = 3  # failed Slack attempts (about 1.5 minutes of backoff) before email
 
 
 class DeliveryReport(BaseModel):
@@ -39,6 +47,9 @@ class DeliveryReport(BaseModel):
     retrying: list[str] = Field(default_factory=list, description="failed now, retried later")
     failed: list[str] = Field(default_factory=list, description="gave up after MAX_ATTEMPTS")
     waiting: list[str] = Field(default_factory=list, description="thread root not sent yet")
+    fallbacks: list[str] = Field(
+        default_factory=list, description="P1 messages Slack refused, now emailed instead"
+    )
     errors: dict[str, str] = Field(default_factory=dict)
 
 
@@ -64,13 +75,19 @@ def deliver_pending(
     report = DeliveryReport()
     with engine.connect() as conn:
         due = outbox.due_messages(conn, now, only)
-    _deliver_rows(engine, senders, due, now, report)
+    emails = _deliver_rows(engine, senders, due, now, report)
     if report.waiting and len(report.sent) > 0:
         # a reply listed before its thread root (same created_at) goes once the root is sent
         with engine.connect() as conn:
             retry = outbox.due_messages(conn, now, list(report.waiting))
         report.waiting = []
-        _deliver_rows(engine, senders, retry, now, report)
+        emails += _deliver_rows(engine, senders, retry, now, report)
+    outbox.append_outbox_file(settings.outbox_dir, [r for r in emails if r["status"] == "outbox"])
+    queued = [r["message_id"] for r in emails if r["status"] == "queued"]
+    if queued:
+        with engine.connect() as conn:
+            due = outbox.due_messages(conn, now, queued)
+        _deliver_rows(engine, senders, due, now, report)
     return report
 
 
@@ -80,7 +97,9 @@ def _deliver_rows(
     due: list[dict[str, Any]],
     now: datetime,
     report: DeliveryReport,
-) -> None:
+) -> list[dict[str, Any]]:
+    """Send `due`; returns the fallback email rows enqueued for P1 messages Slack refused."""
+    fallbacks: list[dict[str, Any]] = []
     for row in due:
         if not _lease(engine, row, now):
             continue
@@ -93,13 +112,80 @@ def _deliver_rows(
         except IntegrationError as exc:
             with engine.begin() as conn:
                 status = outbox.mark_failed_attempt(conn, row, now=now, error=str(exc))
+                made = _fall_back(conn, senders, row, now=now, error=str(exc), gave_up=status)
             (report.failed if status == "failed" else report.retrying).append(row["message_id"])
             report.errors[row["message_id"]] = str(exc)
+            if made:
+                report.fallbacks.append(row["message_id"])
+                fallbacks += made
             continue
         with engine.begin() as conn:
             outbox.mark_sent(conn, row["message_id"], now=now, external_ref=ref)
             settle_ledger(conn, _meta(row).get("ledger_key"), now=now)
         report.sent.append(row["message_id"])
+    return fallbacks
+
+
+def _fall_back(
+    conn: sa.Connection,
+    senders: Senders,
+    row: dict[str, Any],
+    *,
+    now: datetime,
+    error: str,
+    gave_up: str,
+) -> list[dict[str, Any]]:
+    """Email a P1 Slack message Slack keeps refusing to the people it is for, once each."""
+    meta = _meta(row)
+    attempts = int(row.get("attempts") or 0) + 1
+    if row["channel"] != "slack" or meta.get("severity") != "P1":
+        return []
+    if gave_up != "failed" and attempts < FALLBACK_AFTER:
+        return []
+    subject, body = fallback_email(row["text"], where=row["target"], error=error, attempts=attempts)
+    made = []
+    for address in meta.get("fallback_email") or []:
+        message_id = f"{row['message_id']}#fallback:{address}"
+        if outbox.get_message(conn, message_id) is not None:
+            continue
+        email = outbox.OutgoingMessage(
+            message_id,
+            row.get("incident_id") or "",
+            "email",
+            address,
+            body,
+            subject,
+            {"fallback_of": row["message_id"]},
+        )
+        made.append(outbox.enqueue(conn, email, now=now, configured=senders.configured("email")))
+    return made
+
+
+def undelivered_p1(conn: sa.Connection) -> list[dict[str, Any]]:
+    """P1 Slack messages not through yet after a failed attempt, oldest first, each with
+    `fallback`: how its email fallback stands (sent / outbox / queued / failed / none)."""
+    rows = [
+        as_row(r)
+        for r in conn.execute(
+            sa.select(messages)
+            .where(
+                messages.c.channel == "slack",
+                messages.c.attempts > 0,
+                messages.c.status.in_(["queued", "failed"]),
+                messages.c.meta.like('%"severity": "P1"%'),
+            )
+            .order_by(messages.c.created_at, messages.c.seq, messages.c.message_id)
+        ).mappings()
+    ]
+    for row in rows:
+        copies = conn.execute(
+            sa.select(messages.c.status).where(
+                messages.c.message_id.startswith(f"{row['message_id']}#fallback:", autoescape=True)
+            )
+        ).scalars()
+        states = sorted(set(copies))
+        row["fallback"] = ", ".join(states) if states else "none"
+    return rows
 
 
 def _meta(row: dict[str, Any]) -> dict[str, Any]:

@@ -3,26 +3,41 @@
 Alert (runbook "Slack Message Format")::
 
     🚨 [P1] Model Drift Critical — classifier_v2
-    Drift score: 0.45 (threshold: 0.3)
+    Drift score (max feature PSI): 0.8 (threshold: 0.3)
     Top features: V14 (PSI=0.8), V17 (PSI=0.6)
+    F1: 0.66 (threshold: 0.7)
     Investigating automatically...
 
 - The title names the alert mix by the first type present in this order: Service Down,
-  Error Rate, Model Drift, Model Performance, Latency, Data Quality. Drift outranks
+  No Data, Error Rate, Model Drift, Model Performance, Latency, Data Quality. Drift outranks
   performance because when both fire the drift is the lead and the F1 drop its symptom.
 - The word after the title is the incident's severity: Critical (P1), Warning (P2), Info (P3).
-- "Drift score" is the highest PSI among the incident's drift alerts, shown with that alert's
-  threshold; "Top features" are the three most drifted features by PSI (the diagnosis's own
-  list when the caller gives one).
-- Each other breached metric follows as `<Metric>: <value> (threshold: <threshold>)`; a
-  diagnosis, when given, adds `Suspected root cause: ...` before the last line.
+- "Drift score" is the highest PSI among the incident's drifting features (the aggregate the
+  per-feature threshold applies to: the model breaches when its worst feature does), shown
+  with that alert's threshold; "Top features" are the three most drifted features by PSI (the
+  diagnosis's own list when the caller gives one), "+N more" beyond them.
+- Each other breached metric follows as `<Metric>: <value> (threshold: <threshold>)`, one
+  line per metric: feature-level breaches share it ("Null rate: V3 0.35, V2 0.33 (threshold:
+  0.1)"). Values print with as many decimals as it takes for the printed value to compare
+  with its threshold as the real one does (PSI 0.3029 → "0.303", never "0.3").
+- A P3 event is a notice, never a page: "ℹ️ [P3] ... Info" without "Investigating
+  automatically...", posted quietly (a reply in the day's notices thread, or the digest).
 
 Resolution::
 
     ✅ [Resolved] Model Drift — classifier_v2
     Root cause: Vendor API format change affecting V14
-    Resolution: Retrained model with updated feature pipeline
+    Resolution: Rolled back 2.4.0 → 2.3.0; F1 0.86 for 2 windows
     Time to resolve: 45 minutes
+
+The root cause in a page, resolution or escalation is its one-line headline (at most 90
+characters, `wording.headline`); the whole text is the investigation's thread reply. Every
+message kind has a length budget (`wording.BUDGETS`; the alert 8 lines and 500 characters,
+the resolution 6 and 400) and is cut to it.
+
+A security incident (root-cause category `adversarial`) is told in detail to the security
+team only: its public texts (channel posts, the GitHub issue, the resolution) carry a neutral
+title ("Model Incident") and no attack details.
 
 Every message is built from untrusted parts (model and feature names from the tables, a
 model's or a pipeline note's words), so each function returns its text neutralised for the
@@ -33,104 +48,21 @@ issue references, email subjects on one line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from agentops.actions.untrusted import github_text, header_text, quote, slack_text
-from agentops.clock import iso
-from agentops.domain import Alert, AlertType, Diagnosis, EscalationTarget, Incident, Severity
-
-TITLE_ORDER: tuple[tuple[AlertType, str], ...] = (
-    (AlertType.service_down, "Service Down"),
-    (AlertType.no_data, "No Data"),
-    (AlertType.error_rate, "Error Rate"),
-    (AlertType.feature_drift, "Model Drift"),
-    (AlertType.model_performance, "Model Performance"),
-    (AlertType.latency, "Latency"),
-    (AlertType.data_quality, "Data Quality"),
+from agentops.actions.breaches import SEVERITY_WORD, alert_title, breach_lines, one_line
+from agentops.actions.untrusted import quote, slack_text
+from agentops.actions.wording import (
+    NEUTRAL_TITLE,
+    RESTRICTED,
+    cut,
+    fit,
+    headline,
+    headline_of,
+    is_security,
 )
-SEVERITY_WORD = {Severity.P1: "Critical", Severity.P2: "Warning", Severity.P3: "Info"}
-METRIC_LABEL = {
-    "f1": "F1",
-    "precision": "Precision",
-    "recall": "Recall",
-    "error_rate": "Error rate",
-    "latency_p99_ms": "Latency p99 (ms)",
-    "latency_p50_ms": "Latency p50 (ms)",
-    "status": "Status",
-    "null_rate": "Null rate",
-    "out_of_range_rate": "Out-of-range rate",
-    "schema_errors": "Schema errors",
-    "psi": "PSI",
-    "hours_since_last_window": "Hours since the last metrics window",
-}
-TOP_FEATURES = 3
-NAME_LIMIT = 120  # a model or feature name from the tables, as a message shows it
-
-
-def one_line(name: str) -> str:
-    """A name from the tables on one line: a line break in it must not start a line that
-    reads like the system's own (a fake "Approving runs ..." or "Root cause: ...")."""
-    return quote(name, NAME_LIMIT)
-
-
-def number(value: float | str | None) -> str:
-    """Compact numbers as the runbook writes them: 0.45, 0.3, 0.8, 2400."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, str):
-        return one_line(value)
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def alert_title(alerts: Sequence[Alert], alert_types: Sequence[AlertType] = ()) -> str:
-    present = {a.type for a in alerts} | set(alert_types)
-    for alert_type, title in TITLE_ORDER:
-        if alert_type in present:
-            return title
-    return "Model Alert"
-
-
-def top_features(
-    alerts: Sequence[Alert], diagnosis_features: Sequence[dict[str, Any]] | None = None
-) -> list[tuple[str, float]]:
-    """(feature, psi) pairs, most drifted first: the diagnosis's list, else the drift alerts."""
-    if diagnosis_features:
-        pairs = [(str(f["feature"]), float(f["psi"])) for f in diagnosis_features]
-    else:
-        best: dict[str, float] = {}
-        for alert in alerts:
-            if alert.type is AlertType.feature_drift and isinstance(alert.value, (int, float)):
-                best[alert.component] = max(best.get(alert.component, 0.0), float(alert.value))
-        pairs = list(best.items())
-    return sorted(pairs, key=lambda p: (-p[1], p[0]))[:TOP_FEATURES]
-
-
-def _drift_lines(
-    alerts: Sequence[Alert], diagnosis_features: Sequence[dict[str, Any]] | None
-) -> list[str]:
-    drift = [
-        a for a in alerts if a.type is AlertType.feature_drift and isinstance(a.value, (int, float))
-    ]
-    lines = []
-    if drift:
-        worst = max(drift, key=lambda a: float(a.value))  # type: ignore[arg-type]
-        lines.append(f"Drift score: {number(worst.value)} (threshold: {number(worst.threshold)})")
-    features = top_features(alerts, diagnosis_features)
-    if features:
-        listed = ", ".join(f"{one_line(name)} (PSI={number(psi)})" for name, psi in features)
-        lines.append(f"Top features: {listed}")
-    return lines
-
-
-def _metric_line(alert: Alert) -> str:
-    label = METRIC_LABEL.get(alert.metric, alert.metric)
-    if alert.component != "model":
-        label = f"{label} {one_line(alert.component)}"
-    if alert.type is AlertType.service_down:
-        return f"{label}: {number(alert.value)}"
-    return f"{label}: {number(alert.value)} (threshold: {number(alert.threshold)})"
+from agentops.domain import Alert, Diagnosis, EscalationTarget, Incident, Severity
 
 
 def format_alert_message(
@@ -140,64 +72,90 @@ def format_alert_message(
     *,
     top_drifted: Sequence[dict[str, Any]] | None = None,
 ) -> str:
-    """The runbook's Slack alert for `alerts` (default: all of the incident's alerts).
+    """The runbook's Slack alert for `alerts` (default: all of the incident's alerts); a P3
+    event reads as a notice. At most 8 lines and 500 characters.
 
     `top_drifted` ([{"feature": "V14", "psi": 0.8}, ...]) replaces the features taken from the
-    drift alerts, e.g. with the investigation's per-feature drift.
+    drift alerts, e.g. with the investigation's per-feature drift. A security incident's
+    alert is the neutral notice (`format_security_notice`).
     """
+    if diagnosis is not None and is_security(incident, diagnosis):
+        return format_security_notice(incident)
     chosen = list(alerts if alerts is not None else incident.alerts)
     types = [a.type for a in chosen] or list(incident.alert_types)
     title = alert_title(chosen, types)
     severity = Severity.highest([a.severity for a in chosen]) if chosen else incident.severity
     model = one_line(incident.model_name)
-    lines = [f"🚨 [{severity.value}] {title} {SEVERITY_WORD[severity]} — {model}"]
-    ordered = sorted(
-        chosen,
-        key=lambda a: (next(i for i, (t, _) in enumerate(TITLE_ORDER) if t is a.type), a.component),
-    )
-    drift_done = False
-    for alert in ordered:
-        if alert.type is AlertType.feature_drift:
-            if not drift_done:
-                lines.extend(_drift_lines(chosen, top_drifted))
-                drift_done = True
-            continue
-        line = _metric_line(alert)
-        if line not in lines:
-            lines.append(line)
-    if not drift_done and top_drifted:
-        lines.extend(_drift_lines([], top_drifted))
+    quiet = severity is Severity.P3
+    mark = "ℹ️" if quiet else "🚨"
+    lines = [f"{mark} [{severity.value}] {title} {SEVERITY_WORD[severity]} — {model}"]
+    lines += breach_lines(chosen, top_drifted)
     if diagnosis is not None:
-        lines.append(f"Suspected root cause: {diagnosis.root_cause}")
-    lines.append("Investigating automatically...")
-    return slack_text("\n".join(lines))
+        lines.append(f"Suspected root cause: {headline_of(diagnosis)}")
+    lines.append(
+        "Notice only, no page: followed up in this thread."
+        if quiet
+        else "Investigating automatically..."
+    )
+    return fit(slack_text("\n".join(lines)), "p3_notice" if quiet else "alert")
+
+
+def format_security_notice(incident: Incident) -> str:
+    """The public post of a security incident: a neutral title, no attack details."""
+    mark = "ℹ️" if incident.severity is Severity.P3 else "🚨"
+    lines = [
+        f"{mark} [{incident.severity.value}] {NEUTRAL_TITLE} {SEVERITY_WORD[incident.severity]}"
+        f" — {one_line(incident.model_name)}",
+        f"{incident.incident_id} is handled with the security team; details are {RESTRICTED}.",
+    ]
+    return fit(slack_text("\n".join(lines)), "security_notice")
 
 
 def format_finding(incident: Incident, diagnosis: Diagnosis, phase: str) -> str:
-    """A thread reply with what triage or investigation found."""
+    """A thread reply with what triage or investigation found: the details the page and the
+    resolution only headline (a security incident's stay with the security team)."""
     word = "Triage" if phase == "triage" else "Investigation"
-    text = (
-        f"{word} ({diagnosis.diagnosed_by}): {diagnosis.category.value} "
-        f"(confidence {diagnosis.confidence:.2f}) — {diagnosis.root_cause}"
-    )
+    if is_security(incident, diagnosis):
+        text = (
+            f"{word} ({diagnosis.diagnosed_by}): a security concern, confidence "
+            f"{diagnosis.confidence:.2f}\nDetails are {RESTRICTED} (escalated to them)."
+        )
+        return fit(slack_text(text), "finding")
+    lines = [
+        f"{word} ({diagnosis.diagnosed_by}): {diagnosis.category.value}, confidence "
+        f"{diagnosis.confidence:.2f}",
+        quote(diagnosis.root_cause, 600),
+    ]
     if diagnosis.refused:
-        text += "\nRefused model claims: " + "; ".join(quote(r, 200) for r in diagnosis.refused)
-    return slack_text(text)
+        lines.append("Refused model claims: " + "; ".join(quote(r, 200) for r in diagnosis.refused))
+    return fit(slack_text("\n".join(lines)), "finding")
 
 
-def format_plan(incident: Incident, steps: Sequence[tuple[str, str, bool]]) -> str:
-    """A thread reply with the remediation plan: (action, target, needs approval) per step."""
+PLAN_STEPS = 8
+
+
+def format_plan(
+    incident: Incident, steps: Sequence[tuple[str, str, bool]], *, cause: str | None = None
+) -> str:
+    """A thread reply with the remediation plan: (action, target, needs approval) per step,
+    after the suspected cause's headline when the channel has not seen it."""
     lines = [f"Plan for {incident.incident_id}:"]
-    for kind, target, gated in steps:
-        lines.append(f"• {kind} → {target}" + (" (needs approval)" if gated else ""))
-    return slack_text("\n".join(lines))
+    if cause:
+        lines.insert(0, f"Suspected root cause: {cause}")
+    for kind, target, gated in steps[:PLAN_STEPS]:
+        lines.append(f"• {kind} → {quote(target, 60)}" + (" (needs approval)" if gated else ""))
+    if len(steps) > PLAN_STEPS:
+        lines.append(f"• … and {len(steps) - PLAN_STEPS} more (`agentops incidents show`)")
+    return fit(slack_text("\n".join(lines)), "plan")
 
 
 def format_approval_request(incident: Incident, action: Any, payload: dict[str, Any]) -> str:
     """What an approver reads. The first two lines are the system's: what runs, on what, with
     which parameters, and that nothing else is approved. A model's words come after them,
     quoted, attributed and capped (`payload["model_says"]`), never in those lines."""
-    params = ", ".join(f"{k}={one_line(str(v))}" for k, v in sorted((action.params or {}).items()))
+    # every parameter the executor reads, as the payload lists them (defaults included)
+    shown = (payload.get("action") or {}).get("params") or action.params or {}
+    params = ", ".join(f"{k}={one_line(str(v))}" for k, v in sorted(shown.items()))
     target = one_line(action.target)
     lines = [
         f"🔐 Approval needed — {action.type.value} → {target} "
@@ -215,6 +173,7 @@ def format_approval_request(incident: Incident, action: Any, payload: dict[str, 
     else:
         lines.append(f"Why: {quote(str(payload.get('why') or action.reason), 600)}")
     lines.append(f"Risk: {payload.get('risk') or 'see the runbook'}")
+    lines += approval_facts_lines(payload.get("facts"))
     evidence = payload.get("evidence") or []
     if evidence:
         lines.append(
@@ -245,20 +204,25 @@ def duration_text(start: datetime, end: datetime) -> str:
 
 
 def format_resolution_message(
-    incident: Incident, *, root_cause: str, resolution: str, resolved_at: datetime
+    incident: Incident,
+    *,
+    root_cause: str,
+    resolution: str,
+    resolved_at: datetime,
+    security: bool = False,
 ) -> str:
-    """The runbook's Slack resolution message; time to resolve runs from `opened_at`."""
-    title = alert_title(incident.alerts, incident.alert_types)
-    return slack_text(
-        "\n".join(
-            [
-                f"✅ [Resolved] {title} — {one_line(incident.model_name)}",
-                f"Root cause: {root_cause}",
-                f"Resolution: {resolution}",
-                f"Time to resolve: {minutes_text(incident.opened_at, resolved_at)}",
-            ]
-        )
-    )
+    """The runbook's Slack resolution message: the root cause's headline, what fixed it in
+    words, and the time to resolve from `opened_at` to `resolved_at`. At most 6 lines and
+    400 characters; a security incident's is neutral."""
+    title = NEUTRAL_TITLE if security else alert_title(incident.alerts, incident.alert_types)
+    cause = f"details are {RESTRICTED}" if security else headline(root_cause)
+    lines = [
+        f"✅ [Resolved] {title} — {quote(incident.model_name, 60)}",
+        f"Root cause: {cause}",
+        f"Resolution: {cut(resolution, 200)}",
+        f"Time to resolve: {minutes_text(incident.opened_at, resolved_at)}",
+    ]
+    return fit(slack_text("\n".join(lines)), "resolution")
 
 
 def format_escalation_message(
@@ -269,70 +233,43 @@ def format_escalation_message(
     reason: str,
     root_cause: str | None = None,
 ) -> str:
-    """The Slack DM (and email body) that hands an incident to a person."""
+    """The Slack DM (and email body) that hands an incident to a person: who, why them, the
+    root cause's headline (once: a reason that already carries it is not repeated) and where
+    the details are. At most 6 lines and 600 characters."""
     title = alert_title(incident.alerts, incident.alert_types)
+    opened = incident.opened_at.strftime("%Y-%m-%d %H:%M UTC")
+    why = cut(reason, 240)
+    cause = (
+        headline(root_cause or incident.root_cause or "")
+        if (root_cause or incident.root_cause)
+        else ""
+    )
     lines = [
-        f"⚠️ [{incident.severity.value}] Escalation to {who} — {one_line(incident.model_name)}",
-        f"Incident: {incident.incident_id} ({title}, opened {iso(incident.opened_at)}, "
-        f"status {incident.status.value})",
-        f"Why you: {reason}",
+        f"⚠️ [{incident.severity.value}] Escalation to {who} — {quote(incident.model_name, 60)}",
+        f"{incident.incident_id} · {title} · opened {opened} · status {incident.status.value}",
+        f"Why you: {why}",
     ]
-    cause = root_cause or incident.root_cause
-    if cause:
-        lines.append(f"Root cause so far: {cause}")
+    if cause and cause.lower() not in why.lower():
+        lines.append(f"Root cause: {cause}")
     lines.append(f"Details: agentops incidents show {incident.incident_id}")
-    return slack_text("\n".join(lines))
+    return fit(slack_text("\n".join(lines)), "escalation")
 
 
-def escalation_subject(incident: Incident, who: str) -> str:
-    """One header line: a model name with a CR/LF in it cannot add a header."""
-    title = alert_title(incident.alerts, incident.alert_types)
-    return header_text(
-        f"[{incident.severity.value}] {incident.incident_id} escalated to {who}: "
-        f"{title} — {incident.model_name}"
-    )
-
-
-def github_title(incident: Incident) -> str:
-    title = alert_title(incident.alerts, incident.alert_types)
-    return header_text(
-        github_text(
-            f"[{incident.severity.value}] {incident.incident_id}: {title} — {incident.model_name}"
-        )
-    )
-
-
-def github_labels(incident: Incident, category: str | None) -> list[str]:
-    """Severity and root-cause category, as the tracking issue's labels."""
-    labels = [incident.severity.value]
-    if category:
-        labels.append(category)
-    return labels
-
-
-def github_body(incident: Incident, diagnosis: Diagnosis | None = None) -> str:
-    """The tracking issue before the post-mortem exists: what fired, what is suspected."""
+def format_unreachable(
+    incident: Incident, *, who: str, missing: str, reason: str, security: bool = False
+) -> str:
+    """A note in the incident's channel when an escalation reached nobody: who must be told,
+    why, and what to configure. Never the DM's details."""
+    why = f"details are {RESTRICTED}" if security else cut(reason, 200)
     lines = [
-        f"## {incident.incident_id} — {one_line(incident.model_name)}",
-        "",
-        f"- Severity: {incident.severity.value}",
-        f"- Opened: {iso(incident.opened_at)}",
-        f"- Alert types: {', '.join(t.value for t in incident.alert_types)}",
-        f"- Status: {incident.status.value}",
+        f"⚠️ [{incident.severity.value}] {incident.incident_id} needs {who}, and agentops "
+        f"could not reach them: {missing}. Please tell them.",
+        f"Why: {why}",
     ]
-    cause = diagnosis.root_cause if diagnosis else incident.root_cause
-    category = diagnosis.category.value if diagnosis else incident.root_cause_category
-    if category:
-        lines.append(f"- Root-cause category: {category}")
-    if cause:
-        lines.append(f"- Root cause: {cause}")
-    lines += ["", "### Alerts", ""]
-    lines += [f"- {a.severity.value} {a.type.value} {_metric_line(a)}" for a in incident.alerts]
-    lines += ["", "The post-mortem replaces this body once the incident is resolved."]
-    return github_text("\n".join(lines))
+    return fit(slack_text("\n".join(lines)), "unreachable")
 
 
-STORM_LIST_MAX = 20
+STORM_LIST_MAX = 10
 
 
 def format_storm_page(parent: Incident, members: Sequence[Incident], cause: str) -> str:
@@ -341,16 +278,57 @@ def format_storm_page(parent: Incident, members: Sequence[Incident], cause: str)
     ranked = sorted(members, key=lambda i: (i.severity.value, i.model_name))
     lines = [
         f"🚨 [{parent.severity.value}] Upstream failure {SEVERITY_WORD[parent.severity]} — "
-        f"{len(members)} models ({one_line(cause)})",
+        f"{len(members)} models ({quote(cause, 80)})",
         f"Incident: {parent.incident_id}; each model's incident is handled in this thread.",
     ]
     for incident in ranked[:STORM_LIST_MAX]:
         title = alert_title(incident.alerts, incident.alert_types)
         lines.append(
-            f"• {one_line(incident.model_name)} — {incident.incident_id} "
+            f"• {quote(incident.model_name, 50)} — {incident.incident_id} "
             f"[{incident.severity.value}] {title}"
         )
     if len(ranked) > STORM_LIST_MAX:
         lines.append(f"… and {len(ranked) - STORM_LIST_MAX} more (`agentops incidents list`)")
     lines.append("Investigating automatically...")
-    return slack_text("\n".join(lines))
+    return fit(slack_text("\n".join(lines)), "storm_page")
+
+
+# ---- P3 notices: quiet, never a page ---------------------------------------------------------
+def format_notices_root(day: date) -> str:
+    """The day's notices thread: P3 events reply in it, so nobody is paged for them."""
+    return fit(
+        slack_text(
+            f"ℹ️ P3 notices for {day.isoformat()}: one reply per event below; "
+            "nothing here needs action unless it grows."
+        ),
+        "notices_root",
+    )
+
+
+DIGEST_MAX = 20
+
+
+def format_digest(day: date, entries: Sequence[tuple[Incident, str]]) -> str:
+    """The day's P3 digest: one line per event (incident, its headline or status)."""
+    lines = [f"ℹ️ P3 digest for {day.isoformat()}: {len(entries)} notice(s), no action needed"]
+    for incident, note in entries[:DIGEST_MAX]:
+        title = alert_title(incident.alerts, incident.alert_types)
+        lines.append(
+            f"• {quote(incident.model_name, 40)} — {incident.incident_id} {title}: "
+            f"{cut(note, 90)} ({incident.status.value})"
+        )
+    if len(entries) > DIGEST_MAX:
+        lines.append(f"… and {len(entries) - DIGEST_MAX} more (`agentops incidents list`)")
+    return fit(slack_text("\n".join(lines)), "digest")
+
+
+def approval_facts_lines(facts: Any) -> list[str]:
+    """The facts an approver weighs (`payload["facts"]`, from the monitoring tables), one
+    bullet each under a heading that says when they were read; [] when there are none."""
+    if not isinstance(facts, dict) or not facts.get("lines"):
+        return []
+    when = f" as of {facts['as_of']}" if facts.get("as_of") else ""
+    return [
+        f"Facts for this decision (monitoring tables{when}):",
+        *(f"• {quote(str(line), 300)}" for line in facts["lines"]),
+    ]

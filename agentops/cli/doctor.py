@@ -112,6 +112,42 @@ def _state(cfg: Settings) -> list[Check]:
     ]  # fmt: skip
 
 
+def _undelivered(cfg: Settings) -> Check:
+    """P1 Slack messages Slack has refused (`deliver.undelivered_p1`) and how their email
+    fallback stands. Read-only: a store that does not exist yet has nothing undelivered."""
+    import sqlalchemy as sa
+
+    from agentops.actions.deliver import undelivered_p1
+    from agentops.store import create_store_engine
+    from agentops.store.engine import db_error_text
+
+    name = "undelivered P1"
+    engine = None
+    try:
+        engine = create_store_engine(cfg.resolved_state_url, role="state")
+        with engine.connect() as conn:
+            if "agentops_messages" not in sa.inspect(conn).get_table_names():
+                return Check(name, "none", "state store", "ok", "no messages yet")
+            stuck = undelivered_p1(conn)
+    except (AgentOpsError, sa.exc.SQLAlchemyError) as exc:
+        detail = str(exc) if isinstance(exc, AgentOpsError) else db_error_text(exc)
+        return Check(name, "unknown", "state store", "warn", detail)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if not stuck:
+        return Check(name, "none", "state store", "ok", "every P1 message got through")
+    first = stuck[0]
+    detail = (
+        f"{first['incident_id']}: slack → {first['target']} ({first['status']}, "
+        f"{first['attempts']} attempts: {first.get('last_error') or 'no error recorded'}); "
+        f"email fallback: {first['fallback']}"
+    )
+    unreached = [m for m in stuck if m["fallback"] in {"none", "failed"}]
+    status = "fail" if unreached else "warn"
+    return Check(name, f"{len(stuck)} message(s)", "state store", status, detail)
+
+
 def _workers(beats: list[dict[str, Any]]) -> Check:
     if not beats:
         return Check("workers", "none yet", "state store", "info", "no pass has run")
@@ -248,7 +284,8 @@ def doctor(
     """Where every store, file and credential comes from, and whether each works; exits 1
     when a check failed. Secrets are never printed."""
     cfg = settings()
-    checks = [_home(cfg), _monitoring(cfg), *_state(cfg), *_policy(cfg), *_files(cfg)]
+    checks = [_home(cfg), _monitoring(cfg), *_state(cfg), _undelivered(cfg), *_policy(cfg)]
+    checks += _files(cfg)
     checks += _services(cfg, offline)
     failed = [c for c in checks if c.status == "fail"]
     if json_out:

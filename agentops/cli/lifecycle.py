@@ -308,9 +308,23 @@ def watch(
             console.print(f"[dim]{clock:%Y-%m-%d %H:%M:%S}Z pass {done + 1}[/]")
             report = _pass(rt, clock, model, Context(), quiet=False)
             show_report(report)
+            _warn_undelivered(rt.stores)
             done += 1
             if passes is None or done < passes:
                 time.sleep(interval)
+
+
+def _warn_undelivered(stores: Any) -> None:
+    """P1 Slack messages Slack has refused so far, and where their email fallback stands."""
+    from agentops.actions.deliver import undelivered_p1
+
+    with stores.state.connect() as conn:
+        stuck = undelivered_p1(conn)
+    for row in stuck:
+        err_console.print(
+            f"[red]undelivered P1[/] {row['incident_id']} → {escape(str(row['target']))} "
+            f"({row['attempts']} attempt(s), {row['status']}); email fallback: {row['fallback']}"
+        )
 
 
 @app.command("graph")

@@ -10,17 +10,24 @@ happened.
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
 
 from agentops import actions
-from agentops.domain import ActionResult, ActionType, IncidentStatus, TimelineEntry
+from agentops.actions.wording import headline_of
+from agentops.clock import parse_instant
+from agentops.domain import ActionResult, ActionType, Incident, IncidentStatus, TimelineEntry
 from agentops.errors import AgentOpsError
 from agentops.graph import records as r
 from agentops.graph.base import NodeBase
 from agentops.graph.state import Json, State
-from agentops.postmortem import PostMortemInput, RunbookHit, write_postmortem
+from agentops.postmortem import PostMortemInput, RunbookHit, measure_incident, write_postmortem
 from agentops.postmortem.report import resolution_text
 from agentops.store import incidents as store_incidents
 from agentops.store import queries as q
+from agentops.store.state_tables import postmortems, retrain_jobs
 
 
 def ledger_results(
@@ -40,11 +47,72 @@ def ledger_results(
     return list(by_key.values())
 
 
+def ledger_data(rows: list[dict[str, object]], jobs: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Each ledger entry's outcome data by key (the versions a rollback moved between, the
+    retrain job), with a job's status as RETRAIN_JOBS holds it now."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        stored = json.loads(str(row["result"])) if row.get("result") else {}
+        data = stored.get("data") if isinstance(stored, dict) else None
+        if not isinstance(data, dict):
+            continue
+        job = data.get("job")
+        if isinstance(job, dict) and str(job.get("job_id")) in jobs:
+            data = {**data, "job": {**job, "status": jobs[str(job["job_id"])]}}
+        out[str(row["idempotency_key"])] = data
+    return out
+
+
 class ClosingNodes(NodeBase):
+    def _resolution_inputs(
+        self,
+        incident: Incident,
+        logged: list[dict[str, object]],
+        timeline: list[TimelineEntry],
+        at: datetime,
+    ) -> dict[str, Any]:
+        """What the resolution's words are made of, beyond the thread's state: the ledger's
+        outcome data, the messages that never got through, and the incident's reach
+        measured from the monitoring tables (first breach to recovery)."""
+        svc = self.svc
+        with svc.state.connect() as conn:
+            jobs = {
+                str(job_id): str(status)
+                for job_id, status in conn.execute(
+                    sa.select(retrain_jobs.c.job_id, retrain_jobs.c.status).where(
+                        retrain_jobs.c.incident_id == incident.incident_id
+                    )
+                )
+            }
+            failed = [
+                f"{m['channel']} → {m['target']}"
+                for m in q.messages_for(conn, incident.incident_id)
+                if m["status"] == "failed"
+            ]
+        impact = measure_incident(svc.stores, svc.settings, incident, timeline=timeline, now=at)
+        return {"action_data": ledger_data(logged, jobs), "undelivered": failed, "impact": impact}
+
+    def _written_before(self, incident_id: str, timeline: list[TimelineEntry]) -> str | None:
+        """The path of this resolution's post-mortem when one is stored already (written
+        after the incident's last reopening), else None."""
+        with self.svc.state.connect() as conn:
+            written_at = conn.execute(
+                sa.select(postmortems.c.written_at).where(postmortems.c.incident_id == incident_id)
+            ).scalar()
+        if written_at is None:
+            return None
+        reopened = [t.at for t in timeline if t.phase == "reopened"]
+        written = parse_instant(written_at, what="written_at")
+        if reopened and written < max(reopened):
+            return None
+        done = [t.note for t in timeline if t.phase == "postmortem_completed" and t.note]
+        return done[-1] if done else None
+
     def postmortem(self, state: State) -> Json:
         at = r.stamp(state)
         svc = self.svc
         incident_id = r.incident(state).incident_id
+        r.progress("postmortem: writing the report and its chart", incident_id=incident_id)
         with svc.state.connect() as conn:
             row = q.get_incident_row(conn, incident_id)
             logged = q.action_log_for(conn, incident_id)
@@ -58,9 +126,18 @@ class ClosingNodes(NodeBase):
                     "root_cause_category": diagnosis.category,
                 }
             )
+        stored_timeline = q.incident_timeline(row)
+        kept = self._written_before(incident_id, stored_timeline)
+        if kept is not None:
+            # a fork or re-run reached the end again: the report of this resolution stands
+            return {
+                "incident": r.incident_summary(incident),
+                "postmortem_path": kept,
+                "waiting_for": None,
+                "notes": [f"post-mortem already written ({kept}); kept as it was"],
+            }
         results = ledger_results(logged, r.results(state))
         closing = state.get("closing") or {}
-        stored_timeline = q.incident_timeline(row)
         report = PostMortemInput(
             incident=incident,
             diagnosis=diagnosis,
@@ -72,6 +149,7 @@ class ClosingNodes(NodeBase):
             usage=r.usage(state),
             runbook_hits=[RunbookHit.model_validate(h) for h in state.get("runbook_hits") or []],
             notes=list(state.get("notes") or []),
+            **self._resolution_inputs(incident, logged, stored_timeline or r.timeline(state), at),
         )
         notes: list[str] = []
         resolution = (
@@ -91,7 +169,7 @@ class ClosingNodes(NodeBase):
             svc.settings,
             closed,
             now=at,
-            root_cause=closed.root_cause or "not determined",
+            root_cause=headline_of(diagnosis, closed.root_cause),
             resolution=resolution,
         )
         actions.publish_postmortem(svc.stores, svc.settings, closed, written.markdown, now=at)

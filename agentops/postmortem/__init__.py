@@ -1,6 +1,7 @@
 """The post-mortem: the runbook's template filled from the incident's real state, a chart of
 the incident window, the INCIDENTS row closed out, and a runbook addition when one is due.
 
+    measure_incident(stores, settings, incident, now=...) -> ImpactFacts
     write_postmortem(settings, stores, report, now=..., resolution=None) -> PostMortem
 """
 
@@ -11,11 +12,24 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from agentops.domain import IncidentStatus, PostMortem
-from agentops.errors import DataError
+from agentops.actions.wording import ROLE_WORDS
+from agentops.domain import (
+    EscalationTarget,
+    Incident,
+    IncidentStatus,
+    PostMortem,
+    TimelineEntry,
+)
+from agentops.errors import ConfigError, DataError
 from agentops.postmortem.chart import draw_chart
-from agentops.postmortem.model import RUNBOOK_MATCH_THRESHOLD, PostMortemInput, RunbookHit
-from agentops.postmortem.proposal import proposal_reasons, propose_runbook_change
+from agentops.postmortem.impact import measure
+from agentops.postmortem.model import (
+    RUNBOOK_MATCH_THRESHOLD,
+    ImpactFacts,
+    PostMortemInput,
+    RunbookHit,
+)
+from agentops.postmortem.proposal import covered, proposal_reasons, propose_runbook_change
 from agentops.postmortem.report import (
     render,
     resolution_text,
@@ -47,22 +61,19 @@ def write_postmortem(
     out_dir = settings.postmortem_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{incident.incident_id}.md"
-    chart = draw_chart(
-        stores.monitoring, incident, out_dir / f"{incident.incident_id}.png", now=now
-    )
-
-    category = report.diagnosis.category if report.diagnosis else incident.root_cause_category
     with stores.state.connect() as conn:
         if q.get_incident_row(conn, incident.incident_id) is None:
             raise DataError(
                 f"no incident {incident.incident_id} in the state store; the post-mortem closes "
                 "an incident that detection opened"
             )
-    with stores.monitoring.connect() as conn:
-        seen = category is None or q.category_seen_before(
-            conn, category.value, excluding=incident.incident_id
-        )
-    reasons = proposal_reasons(report, category_seen=seen)
+    report = _with_policy(settings, report)
+    if report.impact is None:
+        impact = measure_incident(stores, settings, incident, timeline=report.timeline, now=now)
+        report = report.model_copy(update={"impact": impact})
+    chart = draw_chart(stores.monitoring, report, out_dir / f"{incident.incident_id}.png", now=now)
+    category = report.diagnosis.category if report.diagnosis else incident.root_cause_category
+    reasons = proposal_reasons(report, covered=covered(report, settings.resolved_runbooks_dir))
     proposal = propose_runbook_change(report, settings.resolved_runbooks_dir) if reasons else None
     markdown = render(
         report,
@@ -99,6 +110,58 @@ def write_postmortem(
     )
 
 
+def measure_incident(
+    stores: Stores,
+    settings: Settings,
+    incident: Incident,
+    *,
+    timeline: list[TimelineEntry] | None = None,
+    now: datetime,
+) -> ImpactFacts:
+    """The incident's reach from the monitoring tables (`impact.measure`), with the first
+    breach, the remediation and the restoration as the state store recorded them."""
+    from agentops.detection.thresholds import load_threshold_set
+
+    with stores.state.connect() as conn:
+        row = q.get_incident_row(conn, incident.incident_id) or {}
+    entries = timeline if timeline is not None else (q.incident_timeline(row) if row else [])
+    restored = [e.at for e in entries if e.phase == "service_restored"]
+    try:
+        windows = load_threshold_set(settings).for_model(incident.model_name).recovery_windows
+    except ConfigError:
+        windows = 2
+    with stores.monitoring.connect() as conn:
+        return measure(
+            conn,
+            incident,
+            first_breach_at=row.get("first_breach_at"),
+            remediated_at=row.get("remediated_at"),
+            restored_at=min(restored) if restored else None,
+            now=now,
+            recovery_windows=windows,
+        )
+
+
+def _with_policy(settings: Settings, report: PostMortemInput) -> PostMortemInput:
+    """The report with the policy file's SLA minutes and who holds each role (in words)."""
+    from agentops.actions.policy import load_policy
+
+    try:
+        policy = load_policy(settings)
+    except ConfigError:
+        return report
+    model = report.incident.model_name
+    sla = policy.sla[report.incident.severity].model_dump()
+    owners = {role.value: policy.display_name(role, model) for role in EscalationTarget}
+    owners = {k: v for k, v in owners.items() if v != ROLE_WORDS[EscalationTarget(k)]}
+    return report.model_copy(
+        update={
+            "sla_minutes": {**sla, **report.sla_minutes},
+            "owners": {**owners, **report.owners},
+        }
+    )
+
+
 def _restored_at(report: PostMortemInput, now: datetime) -> datetime:
     """When service was restored (the recovery check that saw it), else `now`."""
     times = [e.at for e in report.timeline if e.phase == "service_restored"]
@@ -121,4 +184,11 @@ def _keep(
     )
 
 
-__all__ = ["RUNBOOK_MATCH_THRESHOLD", "PostMortemInput", "RunbookHit", "write_postmortem"]
+__all__ = [
+    "RUNBOOK_MATCH_THRESHOLD",
+    "ImpactFacts",
+    "PostMortemInput",
+    "RunbookHit",
+    "measure_incident",
+    "write_postmortem",
+]

@@ -7,10 +7,24 @@ closing keyword or HTML) or, inside code spans, `github_code`."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agentops.actions.untrusted import JOINER, github_code, github_text
-from agentops.domain import RootCauseCategory, Severity, TimelineEntry
+from agentops.actions.wording import (
+    handed_to,
+    headline_of,
+    pair,
+    recovery_words,
+    remedy_words,
+)
+from agentops.domain import Alert, RootCauseCategory, TimelineEntry
+from agentops.postmortem.impact import (
+    affected_systems,
+    conditions,
+    readings_for_words,
+    user_impact,
+)
+from agentops.postmortem.lessons import lessons_lines
 from agentops.postmortem.model import PostMortemInput
 
 # The runbook's template phases, in order, with the wording of its Timeline block.
@@ -34,22 +48,6 @@ LIFECYCLE_ORDER: tuple[str, ...] = (
     "Service restored (resolution)",
     "Post-mortem completed",
 )
-# When the post-mortem's action items fall due: sooner for worse incidents.
-ACTION_ITEMS_DUE = {
-    Severity.P1: timedelta(days=7),
-    Severity.P2: timedelta(days=14),
-    Severity.P3: timedelta(days=30),
-}
-OWNERS: dict[RootCauseCategory, str] = {
-    RootCauseCategory.bad_deployment: "ml_team_lead",
-    RootCauseCategory.upstream_data_change: "data_engineering_lead",
-    RootCauseCategory.pipeline_failure: "data_engineering_lead",
-    RootCauseCategory.concept_drift: "ml_team_lead",
-    RootCauseCategory.infrastructure: "platform_engineering",
-    RootCauseCategory.adversarial: "security_team",
-    RootCauseCategory.benign: "ml_team_lead",
-    RootCauseCategory.unknown: "ml_team_lead",
-}
 PREVENTION: dict[RootCauseCategory, tuple[str, str, str]] = {
     # (monitoring/alerting, runbooks, infrastructure)
     RootCauseCategory.bad_deployment: (
@@ -106,25 +104,21 @@ def phase_times(report: PostMortemInput, now: datetime) -> dict[str, datetime | 
     return {phase: first.get(phase) for phase, _ in PHASES}
 
 
-def restored(report: PostMortemInput) -> bool:
-    """Service counts as restored when the timeline says so, or a remedy ran and nothing
-    approval-gated was rejected or failed."""
-    if any(e.phase == "service_restored" for e in report.timeline):
-        return True
-    gated = [r for r in report.results if r.action.requires_approval]
-    return not any(r.status in {"rejected", "failed"} for r in gated)
-
-
 def resolution_text(report: PostMortemInput) -> str:
-    done = [r for r in report.results if r.status == "succeeded"]
-    parts = []
-    for r in done:
-        who = f" (approved by {r.approved_by})" if r.approved_by else ""
-        parts.append(f"{r.action.type.value} → {github_text(r.action.target)}{who}")
-    refused = [r for r in report.results if r.status in {"rejected", "failed"}]
-    for r in refused:
-        parts.append(f"{r.action.type.value} {r.status}")
-    return "; ".join(parts) or "no action was needed beyond monitoring"
+    """What fixed it, in words: what the approval-required actions did ("Rolled back 2.4.0 →
+    2.3.0"), who was told, and the recovered values over the windows that confirmed it
+    ("F1 0.86 for 2 windows")."""
+    parts = remedy_words(report.results, report.action_data)
+    told = handed_to(report.results)
+    if told:
+        parts.append(f"{', '.join(told)} told")
+    impact = report.impact
+    if impact is not None and impact.recovered:
+        parts.append(recovery_words(readings_for_words(impact.recovered), impact.recovery_windows))
+    elif not any(e.phase == "service_restored" for e in report.timeline):
+        parts.append("closed before recovery was measured")
+    text = "; ".join(parts) or "no change was needed"
+    return text[0].upper() + text[1:]
 
 
 def render(
@@ -164,8 +158,9 @@ def render(
     lines += _evidence(report)
     lines += _timeline(report, times)
     lines += _actions(report)
+    lines += _approval_facts(report)
     lines += _impact(report, times, now)
-    lines += _lessons(report, now)
+    lines += _lessons(report, now, proposal=bool(proposal))
     lines += _prevention(report, proposal, proposal_reasons or [])
     lines += [
         "## LLM Usage",
@@ -187,18 +182,30 @@ def _when(at: datetime | None, base: datetime, *, seconds: bool = False) -> str:
 
 def _what_happened(report: PostMortemInput) -> str:
     inc = report.incident
+    found = conditions(inc)
     breaches = "; ".join(
-        f"{a.metric} of `{github_code(a.component)}` was {github_text(str(a.value))} "
-        f"(threshold {a.threshold})"
-        for a in inc.alerts
+        f"{a.metric} of `{github_code(a.component)}` was {github_text(_shown(a))}"
+        for a in found[:WHAT_HAPPENED_MAX]
     )
+    if len(found) > WHAT_HAPPENED_MAX:
+        breaches += f" and {len(found) - WHAT_HAPPENED_MAX} more"
     text = (
         f"On {inc.opened_at:%Y-%m-%d} at {inc.opened_at:%H:%M} UTC, agentops opened a "
         f"{inc.severity.value} incident on `{github_code(inc.model_name)}`"
     )
     text += f": {breaches}." if breaches else "."
-    text += f" Resolution: {resolution_text(report)}."
+    if report.diagnosis is not None:
+        text += f" Cause: {github_text(headline_of(report.diagnosis))}."
+    text += f" Resolution: {github_text(resolution_text(report))}."
     return text
+
+
+WHAT_HAPPENED_MAX = 6
+
+
+def _shown(alert: Alert) -> str:
+    value, threshold = pair(alert.value, alert.threshold)
+    return f"{value} (threshold {threshold})"
 
 
 def _evidence(report: PostMortemInput) -> list[str]:
@@ -274,76 +281,46 @@ def _actions(report: PostMortemInput) -> list[str]:
 
 
 def _impact(report: PostMortemInput, times: dict[str, datetime | None], now: datetime) -> list[str]:
-    inc = report.incident
-    start = times["detected"] or inc.opened_at
-    end = times["service_restored"] or inc.resolved_at or now
-    minutes = max(0, round((end - start).total_seconds() / 60))
-    systems = [f"model `{github_code(inc.model_name)}`"]
-    features = sorted({a.component for a in inc.alerts if a.component != "model"})
-    if features:
-        systems.append("features " + ", ".join(f"`{github_code(f)}`" for f in features))
-    pipelines = sorted(
-        {
-            str(e.data.get("pipeline_name"))
-            for e in report.evidence
-            if e.kind == "pipeline_run" and e.data.get("pipeline_name")
-        }
-    )
-    if pipelines:
-        systems.append("pipelines " + ", ".join(f"`{github_code(p)}`" for p in pipelines))
+    """Duration from the first breaching window, what it touched, and how many requests
+    were scored while degraded."""
+    inc, impact = report.incident, report.impact
+    restored = times["service_restored"] or inc.resolved_at
+    if impact is not None:
+        start = impact.first_breach_at
+        until = impact.degraded_until or restored or now
+        how = (
+            "to the first window of the healthy streak"
+            if impact.degraded_until
+            else ("to the restoration" if restored else "to this report")
+        )
+        duration = (
+            f"{_minutes(start, until)} minutes, from the first breaching window "
+            f"({_when(start, inc.opened_at)} UTC) {how} ({_when(until, inc.opened_at)} UTC); "
+            f"detected at {_when(inc.opened_at, inc.opened_at)}, "
+            f"{_minutes(impact.first_breach_end, inc.opened_at)} minutes after that window ended"
+        )
+    else:
+        start = times["detected"] or inc.opened_at
+        duration = f"{_minutes(start, restored or now)} minutes (detection to "
+        duration += f"{'restoration' if restored else 'this report'}; no metrics history)"
     return [
         "## Impact",
-        f"- Duration: {minutes} minutes (detection to "
-        f"{'restoration' if times['service_restored'] else 'this report'})",
-        f"- Affected systems: {'; '.join(systems)}",
-        f"- User impact: {_user_impact(report)}",
+        f"- Duration: {duration}",
+        f"- Affected systems: {'; '.join(affected_systems(report))}",
+        f"- User impact: {user_impact(report)}",
         "",
     ]
 
 
-def _user_impact(report: PostMortemInput) -> str:
-    words = {
-        "model_performance": "predictions were less accurate",
-        "service_down": "requests were not served",
-        "error_rate": "a share of requests failed",
-        "feature_drift": "inputs shifted away from the training data",
-        "latency": "responses were slower",
-        "data_quality": "inputs arrived incomplete",
-    }
-    parts = [words[t.value] for t in report.incident.alert_types]
-    return "; ".join(parts) or "none observed"
+def _minutes(start: datetime, end: datetime) -> int:
+    return max(0, round((end - start).total_seconds() / 60))
 
 
-def _lessons(report: PostMortemInput, now: datetime) -> list[str]:
-    inc = report.incident
-    diag = report.diagnosis
-    went_well = [f"detected automatically at {inc.opened_at:%H:%M} UTC"]
-    if diag and diag.evidence_ids:
-        went_well.append(f"the diagnosis cited {len(diag.evidence_ids)} pieces of evidence")
-    ok = [r for r in report.results if r.status == "succeeded"]
-    if ok:
-        went_well.append(f"{len(ok)} action(s) completed")
-    improve = []
-    for r in report.results:
-        if r.status in {"rejected", "failed"}:
-            improve.append(
-                f"`{r.action.type.value}` was {r.status}: {github_text(r.detail or 'no detail')}"
-            )
-    if diag and diag.confidence < 0.6:
-        improve.append(f"diagnosis confidence was only {diag.confidence:.2f}")
-    if diag and diag.note:
-        improve.append(github_text(diag.note))
-    category = diag.category if diag else inc.root_cause_category
-    owner = OWNERS.get(category, "ml_team_lead") if category else "ml_team_lead"
-    due = (now + ACTION_ITEMS_DUE[inc.severity]).strftime("%Y-%m-%d")
-    return [
-        "## Lessons Learned",
-        f"1. What went well: {'; '.join(went_well)}.",
-        f"2. What could be improved: {'; '.join(improve) or 'nothing stood out'}.",
-        f"3. Action items: confirm the fix and the preventive measures below — owner "
-        f"{owner}, due {due}.",
-        "",
-    ]
+def _lessons(report: PostMortemInput, now: datetime, *, proposal: bool = False) -> list[str]:
+    times = phase_times(report, now)
+    remedy = remedy_words(report.results, report.action_data)
+    lines = lessons_lines(report, times, now, remedy=remedy, proposal=proposal)
+    return ["## Lessons Learned", *lines, ""]
 
 
 def _prevention(report: PostMortemInput, proposal: str | None, reasons: list[str]) -> list[str]:
@@ -378,3 +355,20 @@ def timeline_with_completion(report: PostMortemInput, now: datetime) -> list[Tim
     """The incident's timeline plus the post-mortem's own completion, as stored."""
     done = TimelineEntry(phase="postmortem_completed", at=now, note="post-mortem written")
     return [*sorted(report.timeline, key=lambda e: e.at), done]
+
+
+def _approval_facts(report: PostMortemInput) -> list[str]:
+    """What each approval-required action's approver was shown (`Action.facts`: the rollback
+    target's metrics and schema, the retraining data, load against capacity)."""
+    gated = [a for a in (report.plan.actions if report.plan else []) if a.facts]
+    if not gated:
+        return []
+    out = ["### Evidence behind the approvals"]
+    for action in gated:
+        assert action.facts is not None
+        out.append(
+            f"- {action.type.value} → `{github_code(action.target)}` "
+            f"(as of {action.facts.as_of:%Y-%m-%d %H:%M} UTC):"
+        )
+        out += [f"  - {github_text(line)}" for line in action.facts.lines]
+    return [*out, ""]

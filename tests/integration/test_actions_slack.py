@@ -108,7 +108,9 @@ def test_escalation_opens_a_dm_with_the_person(
     assert [c.method for c in slack.calls] == ["conversations.open", "chat.postMessage"]
     assert slack.calls[0].payload["users"] == "U0LEAD"
     assert slack.posts[0]["channel"] == "DU0LEAD"
-    assert slack.posts[0]["text"].startswith("⚠️ [P1] Escalation to Dana Lee — classifier_v2")
+    assert slack.posts[0]["text"].startswith(
+        "⚠️ [P1] Escalation to Dana Lee (ML team lead) — classifier_v2"
+    )
 
 
 def test_rate_limits_and_server_errors_are_retried_by_the_client(

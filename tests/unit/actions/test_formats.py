@@ -6,14 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 from agentops.actions import format_alert_message, format_resolution_message
-from agentops.actions.formats import duration_text, github_labels
+from agentops.actions.formats import duration_text
+from agentops.actions.github_email import github_labels
 from agentops.domain import AlertType, Severity
 
 from .builders import NOW, alert, drift_incident
 
+# The seed's alert; "Drift score" now says which aggregate it is (issue 18).
 RUNBOOK_ALERT = (
     "🚨 [P1] Model Drift Critical — classifier_v2\n"
-    "Drift score: 0.45 (threshold: 0.3)\n"
+    "Drift score (max feature PSI): 0.45 (threshold: 0.3)\n"
     "Top features: V14 (PSI=0.8), V17 (PSI=0.6)\n"
     "Investigating automatically..."
 )
@@ -36,7 +38,7 @@ def test_drift_score_is_the_highest_psi_and_features_come_from_the_alerts() -> N
     text = format_alert_message(drift_incident())
     lines = text.splitlines()
     assert lines[0] == "🚨 [P1] Model Drift Critical — classifier_v2"
-    assert lines[1] == "Drift score: 0.8 (threshold: 0.3)"
+    assert lines[1] == "Drift score (max feature PSI): 0.8 (threshold: 0.3)"
     assert lines[2] == "Top features: V14 (PSI=0.8), V17 (PSI=0.6)"
     assert lines[3] == "F1: 0.66 (threshold: 0.7)"
     assert lines[-1] == "Investigating automatically..."
@@ -60,7 +62,7 @@ def test_title_and_severity_word_follow_the_alert_mix() -> None:
     cases = [
         ([down, latency], "🚨 [P1] Service Down Critical — classifier_v2"),
         ([latency], "🚨 [P2] Latency Warning — classifier_v2"),
-        ([nulls], "🚨 [P3] Data Quality Info — classifier_v2"),
+        ([nulls], "ℹ️ [P3] Data Quality Info — classifier_v2"),  # a notice, never 🚨
     ]
     for alerts, first_line in cases:
         incident = drift_incident(alerts=alerts, alert_types=[a.type for a in alerts])
@@ -144,7 +146,7 @@ def test_no_message_carries_live_slack_markup_from_a_model_or_a_table() -> None:
 
 
 def test_github_texts_and_email_subjects_from_untrusted_names_are_inert() -> None:
-    from agentops.actions.formats import escalation_subject, github_body, github_title
+    from agentops.actions.github_email import escalation_subject, github_body, github_title
     from agentops.actions.untrusted import has_live_github_markup
 
     incident, diagnosis = _hostile()

@@ -82,7 +82,8 @@ def test_the_models_diagnosis_and_usage_reach_the_report(graph_settings, seeded)
     assert state["llm_usage"]["calls"] == 3 and state["llm_usage"]["tokens_in"] > 0
     report = Path(state["postmortem_path"]).read_text()
     assert "Vendor API v3" in report and "LLM" in report
-    assert ("retrain_model", "succeeded") in {
+    # an upstream change: the approved retrain is handed over, queued behind the fix
+    assert ("retrain_model", "queued") in {
         (a["action"]["type"], a["status"]) for a in state["actions_taken"]
     }
 

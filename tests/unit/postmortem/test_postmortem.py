@@ -50,7 +50,10 @@ def at(minutes: int) -> datetime:
 def settings(tmp_path: Path) -> Settings:
     runbooks = tmp_path / "runbooks"
     runbooks.mkdir()
-    (runbooks / "data_quality.md").write_text("# Data quality\n\n## Symptoms\n- nulls\n")
+    (runbooks / "data_quality.md").write_text(
+        "# Data quality\n\n## Symptoms\n- nulls\n\n## Causes\n- upstream data change: a source "
+        "changed its format\n"
+    )
     return Settings.load(home=tmp_path / "home", runbooks_dir=runbooks)
 
 
@@ -198,14 +201,17 @@ def test_report_has_every_template_section_filled_from_the_state(
         assert f"- {clock} — " in timeline and label in timeline
     assert timeline.index("12:05") < timeline.index("12:40") < timeline.index("12:46")
     impact = text.split("## Impact")[1].split("##")[0]
-    assert "Duration: 35 minutes" in impact
+    # from the first breaching window (F1 0.69 at 10:00, before the alert's 11:00 window),
+    # not from detection (12:05), to the restoration (12:40)
+    assert "Duration: 160 minutes, from the first breaching window (10:00 UTC)" in impact
+    assert "about 18,000 requests were scored while degraded" in impact  # 9,050 + 8,950
     assert "`classifier_v2`" in impact and "`V14`" in impact and "`transactions_etl`" in impact
     assert "User impact:" in impact and "less accurate" in impact
     assert "approve by **dana** at 2026-11-04 12:33 UTC" in text
     assert "| retrain_model | classifier_v2 | succeeded | dana | 12:35 |" in text
     assert "calls: 3, tokens in: 4200, tokens out: 610, tool calls: 5" in text
     lessons = text.split("## Lessons Learned")[1].split("## Preventive")[0]
-    assert "owner data_engineering_lead, due 2026-11-11" in lessons
+    assert "owner: data engineering lead, due 2026-11-11" in lessons
     assert "Schema and value-range contracts" in text.split("## Preventive Measures")[1]
 
 
@@ -228,7 +234,7 @@ def test_incident_row_is_closed_with_the_report(settings: Settings, engine: Stor
     assert row["postmortem"] == pm.path
     assert row["root_cause_category"] == "upstream_data_change"
     assert "V14" in row["root_cause"]
-    assert "retrain_model → classifier_v2 (approved by dana)" in row["resolution"]
+    assert row["resolution"].startswith("Retraining queued"), row["resolution"]
     assert row["resolved_at"] == at(35)
     phases = [e.phase for e in q.incident_timeline(row)]
     assert phases[0] == "detected" and phases[-1] == "postmortem_completed"
@@ -282,11 +288,18 @@ def test_weak_runbook_match_proposes_a_diff_against_that_runbook(
     assert "```diff" in pm.markdown
 
 
-def test_a_category_never_seen_before_proposes_a_runbook(
+def test_a_category_new_to_incidents_but_covered_by_the_runbook_proposes_nothing(
     settings: Settings, engine: Stores
 ) -> None:
     with engine.monitoring.begin() as conn:
         conn.execute(sa.text("DELETE FROM incidents WHERE incident_id != :i"), {"i": ID})
     pm = write_postmortem(settings, engine, _report(), now=NOW)
+    assert pm.runbook_proposal is None
+    assert "Proposed runbook addition" not in pm.markdown
+
+
+def test_a_cause_no_runbook_covers_proposes_a_runbook(settings: Settings, engine: Stores) -> None:
+    (settings.resolved_runbooks_dir / "data_quality.md").write_text("# Data quality\n- nulls\n")
+    pm = write_postmortem(settings, engine, _report(), now=NOW)
     assert pm.runbook_proposal is not None
-    assert "'upstream_data_change' was never seen before" in pm.markdown
+    assert "no runbook covers the root-cause category 'upstream_data_change'" in pm.markdown
