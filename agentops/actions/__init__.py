@@ -16,10 +16,11 @@ is how tests point the clients at local stand-in servers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from agentops.actions import messaging, sla
+from agentops.actions import messaging, notices, sla
 from agentops.actions.clients import Senders, build_senders
 from agentops.actions.deliver import DeliveryReport, deliver_pending
 from agentops.actions.execute import execute
@@ -27,6 +28,7 @@ from agentops.actions.formats import format_alert_message, format_resolution_mes
 from agentops.actions.outbox import list_outbox
 from agentops.actions.policy import Policy, load_policy
 from agentops.actions.runtime import Runtime
+from agentops.detection.sanity import Finding
 from agentops.domain import Action, ActionResult, Incident
 from agentops.settings import Settings
 from agentops.store import Stores
@@ -60,6 +62,24 @@ def page_storm(
     """One page for a storm (see `messaging.page_storm`): the cause and every affected model."""
     rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
     return messaging.page_storm(rt, parent, members, cause)
+
+
+def report_findings(
+    stores: Stores,
+    settings: Settings,
+    findings: Sequence[Finding],
+    *,
+    now: datetime,
+    senders: Senders | None = None,
+    policy: Policy | None = None,
+) -> list[str]:
+    """Bad rows in the monitoring tables to the data-alerts channel, once each."""
+    if not findings:
+        return []
+    from agentops.actions.findings import report_findings as report
+
+    rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
+    return report(rt, findings)
 
 
 def post_reply(
@@ -139,9 +159,12 @@ def sweep(
     policy: Policy | None = None,
 ) -> list[ActionResult]:
     """Apply the SLA timers to every unresolved incident (see `actions.sla`); returns the
-    escalations this sweep made (each breach escalates once, ever)."""
+    escalations this sweep made (each breach escalates once, ever). In the P3 digest mode it
+    also posts each finished day's digest (`actions.notices`)."""
     rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
-    return sla.sweep_incidents(rt)
+    made = sla.sweep_incidents(rt)
+    notices.post_digests(rt)
+    return made
 
 
 __all__ = [
@@ -160,6 +183,7 @@ __all__ = [
     "post_reply",
     "post_resolution",
     "publish_postmortem",
+    "report_findings",
     "request_approval",
     "sweep",
 ]

@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 from agentops import actions
+from agentops.actions.jobs import start_ready_jobs
 from agentops.actions.policy import load_policy
 from agentops.clock import iso, utcnow
 from agentops.detection import Detection, detect_incidents, load_threshold_set
@@ -101,7 +102,9 @@ class Scheduler:
             self._apply_answers(report)
             self._resume_waiting(report, now, model_name)
             report.escalations = actions.sweep(self.stores, self.settings, now=now)
+            start_ready_jobs(self.stores, self.settings, now)
             report.detection = detect_incidents(self.stores, now, model_name, thresholds)
+            actions.report_findings(self.stores, self.settings, report.detection.findings, now=now)
             report.paged = page_new(self.stores, self.settings, report.detection, now, thresholds)
             self._handle_claimable(report, now, model_name)
             close_storms(self.stores, self.settings, now)
@@ -169,6 +172,17 @@ class Scheduler:
     def _resume(self, report: PassReport, row: dict[str, Any], now: datetime) -> None:
         incident_id, thread_id = row["incident_id"], row["thread_id"]
         waiting = row["waiting_for"]
+        if waiting == "approval" and self._edited(thread_id):
+            # a person edited the state while the request waited (Studio): the request is
+            # gone and the thread goes on from the edit, which it reviews first
+            if not self.lease.take(incident_id, thread_id):
+                return
+            try:
+                result = drive(self.graph, thread_id, None, self.context, on_event=self.on_event)
+                report.resumed.append(self._answer_approvals(result))
+            finally:
+                self.lease.release(incident_id)
+            return
         if waiting == "approval" and self.decide is not None:
             if not self.lease.take(incident_id, thread_id):
                 return
@@ -192,6 +206,12 @@ class Scheduler:
             report.resumed.append(result)
         finally:
             self.lease.release(incident_id)
+
+    def _edited(self, thread_id: str) -> bool:
+        """Waiting for an approval in the store, yet no request pending in the thread and a
+        next step to run: the state was edited at the request."""
+        current = self.graph.get_state(config_for(thread_id))
+        return bool(current.next) and not current.interrupts
 
     def _recovered(self, row: dict[str, Any], now: datetime) -> bool:
         """Whether an incident waiting for approval has recovered since it opened."""

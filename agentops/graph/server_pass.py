@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
 from agentops import actions
+from agentops.actions.jobs import start_ready_jobs
 from agentops.actions.policy import load_policy
 from agentops.clock import iso, parse_instant, utcnow
 from agentops.detection import detect_incidents, load_threshold_set
@@ -38,6 +40,8 @@ from agentops.settings import Settings
 from agentops.store import Stores, claims, workers
 from agentops.store import incidents as store_incidents
 from agentops.store import queries as q
+from agentops.store.load import to_db_time
+from agentops.store.state_tables import incidents as handled
 
 log = logging.getLogger("agentops.server_pass")
 GRAPH = "incident"
@@ -80,8 +84,10 @@ def _plan(settings: Settings, stores: Stores, now: datetime, model: str | None) 
             if check.recovered:
                 recovered.append(row)
     escalations = actions.sweep(stores, settings, now=now)
+    start_ready_jobs(stores, settings, now)
     close_storms(stores, settings, now)  # the ones whose models resolved since the last pass
     detection = detect_incidents(stores, now, model, thresholds)
+    actions.report_findings(stores, settings, detection.findings, now=now)
     paged = page_new(stores, settings, detection, now, thresholds)
     with stores.state.connect() as conn:
         fresh = claims.unclaimed_incident_ids(conn, model)
@@ -106,7 +112,34 @@ def _plan(settings: Settings, stores: Stores, now: datetime, model: str | None) 
         "start": ranked,
         "paged": paged,
         "escalations": len(escalations),
+        "current": _current(stores, now),
     }
+
+
+def _current(stores: Stores, now: datetime) -> list[dict[str, Any]]:
+    """Each incident thread's searchable metadata as of this pass: the unresolved ones and
+    those resolved in the last day (their last change shows once more)."""
+    since = to_db_time(now - timedelta(days=1), what="now")
+    query = sa.select(handled).where(
+        handled.c.thread_id.is_not(None),
+        handled.c.alerts.is_not(None),
+        sa.or_(handled.c.status != "resolved", handled.c.resolved_at >= since),
+    )
+    with stores.state.connect() as conn:
+        rows = [q.as_row(r) for r in conn.execute(query).mappings()]
+    return [
+        {
+            "thread_id": row["thread_id"],
+            "metadata": {
+                "incident_id": row["incident_id"],
+                "model_name": row["model_name"],
+                "severity": row["severity"],
+                "status": row["status"],
+                "waiting_for": row.get("waiting_for"),
+            },
+        }
+        for row in rows
+    ]
 
 
 def _planned(settings: Settings, now: datetime, model: str | None) -> dict[str, Any]:
@@ -139,6 +172,7 @@ async def _runs(client: Any, plan: dict[str, Any], now: str) -> tuple[list[str],
             "incident_id": row["incident_id"],
             "model_name": row["model_name"],
             "severity": row["severity"],
+            "status": row["status"],
         }
         await client.threads.create(
             thread_id=row["thread_id"], metadata=metadata, if_exists="do_nothing", graph_id=GRAPH
@@ -152,7 +186,20 @@ async def _runs(client: Any, plan: dict[str, Any], now: str) -> tuple[list[str],
         )
         if await _queue(client, row["thread_id"], **payload):
             started.append(row["incident_id"])
+    await _label(client, plan["current"])
     return started, ticked
+
+
+async def _label(client: Any, current: list[dict[str, Any]]) -> None:
+    """Keep each incident thread's metadata (incident, model, severity, status, what it
+    waits for) current, so threads can be searched by them in Studio and the SDK."""
+    from langgraph_sdk.errors import NotFoundError
+
+    for item in current:
+        try:
+            await client.threads.update(item["thread_id"], metadata=item["metadata"])
+        except NotFoundError:  # a thread another runtime (a local watch) keeps
+            continue
 
 
 async def _queue(client: Any, thread_id: str, **kwargs: Any) -> bool:

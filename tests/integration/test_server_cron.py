@@ -69,6 +69,10 @@ def test_three_cron_fires_handle_an_incident_and_leave_no_orphan(cron_server) ->
         threads = alice.threads.search(limit=100)
         assert [t["thread_id"] for t in threads] == [row["thread_id"]], "no pile-up, no orphan"
         assert threads[0]["metadata"]["incident_id"] == row["incident_id"]
+        # each pass keeps the metadata current: threads can be searched by status
+        found = alice.threads.search(metadata={"status": "monitoring"}, limit=10)
+        assert [t["thread_id"] for t in found] == [row["thread_id"]]
+        assert found[0]["metadata"]["waiting_for"] == "recovery"
         state = alice.threads.get_state(row["thread_id"])
         assert state["next"] == ["await_recovery"], "the incident still waits for recovery"
         runs = alice.runs.list(row["thread_id"], limit=50)
