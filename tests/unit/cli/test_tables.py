@@ -51,8 +51,18 @@ def test_lists_fit_80_columns_with_every_id_whole(tmp_path: Path) -> None:
     stores.dispose()
     run = agentops(home, "run", "--now", AT, "--json", AGENTOPS_APPROVERS="alice")
     [thread] = json.loads(run.stdout)["threads"]
+    found = _printed(home, "detect", "--now", AT)  # before the silence below hides it
+    assert "model_performance" in found and "classifier_v2" in found
     silenced = agentops(
-        home, "silence", "classifier_v2", "--until", "2026-12-01T00:00:00Z", "--reason", CAUSE
+        home,
+        "silence",
+        "classifier_v2",
+        "--until",
+        "2026-12-01T00:00:00Z",
+        "--reason",
+        CAUSE,
+        "--now",
+        AT,
     )
     assert silenced.returncode == 0, silenced.stderr
 
@@ -70,9 +80,6 @@ def test_lists_fit_80_columns_with_every_id_whole(tmp_path: Path) -> None:
     [silence_id] = re.findall(r"SIL-[0-9a-f]{8}", silenced.stdout)
     assert silence_id in silences and "by local operator" in silences
     assert set(words) <= set(silences.split()), "a reason wraps between words, uncut"
-
-    found = _printed(home, "detect", "--now", AT)
-    assert "model_performance" in found and "classifier_v2" in found
 
     shown = _printed(home, "incidents", "show", thread["incident_id"])
     assert thread["incident_id"] in shown
