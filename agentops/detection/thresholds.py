@@ -134,6 +134,10 @@ class ThresholdSet(BaseModel):
         return [self.default, *self.models.values()]
 
 
+# keys that only mean something for the fleet as a whole: refused under one model
+FLEET_WIDE = frozenset({"storm_min_models"})
+
+
 def parse_threshold_section(section: Any, *, source: str = "thresholds") -> ThresholdSet:
     """A `ThresholdSet` from the policy file's `thresholds:` mapping; ConfigError naming the
     key (e.g. `thresholds.models.classifier_v2.psi_p2`) when a value is wrong."""
@@ -149,6 +153,13 @@ def parse_threshold_section(section: Any, *, source: str = "thresholds") -> Thre
     models_raw = section.get("models") or {}
     if not isinstance(models_raw, dict):
         raise ConfigError(f"{source}.models: expected a mapping of model name to thresholds")
+    for name, raw in models_raw.items():
+        if isinstance(raw, dict) and FLEET_WIDE & set(raw):
+            [key] = sorted(FLEET_WIDE & set(raw))[:1]
+            raise ConfigError(
+                f"{source}.models.{name}.{key}: a storm spans models, so this is fleet-wide: "
+                f"set it under `{source}.default`"
+            )
     models = {
         str(name): _thresholds(base_raw, raw or {}, f"{source}.models.{name}")
         for name, raw in models_raw.items()

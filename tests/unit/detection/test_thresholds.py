@@ -46,6 +46,10 @@ def test_model_override_sits_on_top_of_the_files_default(tmp_path) -> None:
         ("thresholds:\n  default: {psi_p4: 0.1}\n", r"thresholds\.default\.psi_p4"),
         ("thresholds:\n  defaults: {}\n", r"unknown key\(s\) \['defaults'\]"),
         ("thresholds: [1, 2]\n", r"expected a mapping"),
+        (  # a storm spans models: a per-model size would be silently ignored
+            "thresholds:\n  models:\n    classifier_v2: {storm_min_models: 3}\n",
+            r"thresholds\.models\.classifier_v2\.storm_min_models: .*fleet-wide",
+        ),
     ],
 )
 def test_bad_thresholds_name_the_key(tmp_path, yaml_text, message) -> None:
