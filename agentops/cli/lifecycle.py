@@ -74,12 +74,29 @@ def _result_json(result: RunResult) -> dict[str, Any]:
     }
 
 
-def report_json(report: PassReport) -> dict[str, Any]:
+def _stored_statuses(stores: Any, report: PassReport) -> dict[str, str]:
+    """Each handled incident's status as the store has it after the pass: the thread's
+    state holds the incident as the graph last wrote it, which a later step (the approval
+    wait, a recovery check) may have moved on."""
+    from agentops.store import queries as q
+
+    ids = {str((r.state.get("incident") or {}).get("incident_id")) for r in report.results}
+    with stores.state.connect() as conn:
+        rows = [q.get_incident_row(conn, incident_id) for incident_id in sorted(ids)]
+    return {str(row["incident_id"]): str(row["status"]) for row in rows if row}
+
+
+def report_json(report: PassReport, stored: dict[str, str] | None = None) -> dict[str, Any]:
+    threads = [_result_json(r) for r in report.results]
+    for thread in threads:
+        status = (stored or {}).get(str(thread["incident_id"]))
+        if status and thread["incident"]:
+            thread["incident"] = {**thread["incident"], "status": status}
     return {
         "now": iso(report.now),
         "alerts": [a.model_dump(mode="json") for a in report.detection.alerts],
         "paged": report.paged,
-        "threads": [_result_json(r) for r in report.results],
+        "threads": threads,
         "findings": [f.model_dump(mode="json") for f in report.detection.findings],
         "escalations": [
             {"target": e.action.target, "status": e.status, "detail": e.detail}
@@ -130,8 +147,9 @@ def run(
     clock = resolve_now(now)
     with local_runtime(cfg, "run") as rt:
         report = _pass(rt, clock, model, Context(model=llm), quiet=json_out)
+        stored = _stored_statuses(rt.stores, report) if json_out else {}
     if json_out:
-        print_json(report_json(report))
+        print_json(report_json(report, stored))
         # in the JSON too; a person watching the terminal sees them as well
         show_findings(report.detection.findings, to=err_console)
         show_errors(report.errors)
