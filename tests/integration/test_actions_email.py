@@ -102,7 +102,7 @@ def test_a_p1_escalation_is_emailed_with_login_while_slack_goes_to_the_outbox(
     assert to == ["dana@example.com"] and inbox.logins == ["agentops"]
     assert mail["From"] == "agentops@acme.test"
     assert mail["Subject"] == (
-        "[P1] INC-2026-1120-1 escalated to Dana Lee: Model Drift — classifier_v2"
+        "[P1] INC-2026-1120-1 escalated to Dana Lee (ML team lead): Model Drift — classifier_v2"
     )
     assert "Why you: automated remediation failed" in mail.get_content()
     with engine.state.connect() as conn:

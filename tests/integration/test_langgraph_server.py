@@ -197,6 +197,9 @@ def test_approve_through_the_server_as_the_authenticated_person(server, client) 
     # Agent Inbox's HumanInterrupt shape rides along
     assert payload["action_request"]["action"] == "retrain_model"
     assert payload["config"]["allow_edit"] is False and payload["description"]
+    # the facts an approver weighs: the training window, its rows and label maturity
+    facts = " ".join(payload["facts"]["lines"])
+    assert "Training window" in facts and "Label maturity" in facts
     state = client.threads.get_state(thread_id)
     assert state["values"]["incident"]["severity"] == "P1"
     # the typed approver name is ignored: the identity is the token's
@@ -207,7 +210,8 @@ def test_approve_through_the_server_as_the_authenticated_person(server, client) 
     )
     assert result["waiting_for"] == "recovery"
     incident_id = result["incident"]["incident_id"]
-    assert ledger(stores, incident_id)["retrain_model"] == ("succeeded", "alice", "server")
+    # an upstream change: the approved retrain is handed to its job, which waits for the fix
+    assert ledger(stores, incident_id)["retrain_model"] == ("queued", "alice", "server")
     with stores.state.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(retrain_jobs)).scalar() == 1
         row = q.get_incident_row(conn, incident_id)
