@@ -71,3 +71,14 @@ def test_bad_values_are_one_line_naming_the_variable(monkeypatch, variable, valu
         Settings.load()
     assert str(info.value).startswith(message)
     assert "\n" not in str(info.value)
+
+
+def test_a_variable_left_empty_is_unset(monkeypatch, tmp_path) -> None:
+    """`.env.example` and docs/deploy.md promise it: `AGENTOPS_SLACK_TOKEN=` never switches
+    Slack on, and an empty URL falls back to the default store."""
+    monkeypatch.setenv("AGENTOPS_HOME", str(tmp_path))
+    monkeypatch.setenv("AGENTOPS_SLACK_TOKEN", "")
+    monkeypatch.setenv("AGENTOPS_DATABASE_URL", "")
+    settings = Settings.load()
+    assert settings.slack_token is None
+    assert settings.resolved_database_url.startswith("sqlite:///")
