@@ -72,6 +72,24 @@ def test_compute_psi_routes_categorical_features_and_sorts_by_name() -> None:
     assert results[0].psi > 1.0 and results[1].psi == pytest.approx(0.0)
 
 
+def test_large_samples_on_the_pool_give_the_same_answer_and_the_same_errors() -> None:
+    """Past POOL_MIN_ROWS the features run on threads: the results are what one feature at a
+    time gives, in name order, and a bad feature still raises its own error."""
+    from agentops.detection import psi as module
+
+    rng = np.random.default_rng(5)
+    names = [f"V{i}" for i in range(6)]
+    size = module.POOL_MIN_ROWS // 4  # 6 features x 50,000 rows: over the line
+    ref = {n: rng.normal(0, 1, size) for n in names}
+    cur = {n: rng.normal(i * 0.1, 1, size) for i, n in enumerate(names)}
+    pooled = compute_psi(ref, cur)
+    one_by_one = [numeric_psi(n, ref[n], cur[n]) for n in sorted(names)]
+    assert [(r.feature, r.psi) for r in pooled] == [(r.feature, r.psi) for r in one_by_one]
+    cur["V3"] = np.full(size, np.nan)
+    with pytest.raises(DataError, match="current window of 'V3' is empty"):
+        compute_psi(ref, cur)
+
+
 @pytest.mark.parametrize(
     ("reference", "current", "message"),
     [
