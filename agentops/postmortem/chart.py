@@ -245,8 +245,8 @@ def _draw_panel(axis: Any, panel: Panel, spec: ChartSpec, *, named: bool) -> Non
         seen.add(marker.kind)
     if named:  # what the markers are, along the top panel; markers close together share a note
         for at, text, color in _notes(spec):
-            axis.annotate(
-                text,
+            note = axis.annotate(
+                _fit(text),
                 (at, 1.0),
                 xycoords=("data", "axes fraction"),
                 rotation=90,
@@ -254,11 +254,22 @@ def _draw_panel(axis: Any, panel: Panel, spec: ChartSpec, *, named: bool) -> Non
                 va="top",
                 ha="right",
                 color=color,
+                clip_on=True,
             )
+            # a note never reshapes the figure: the panels keep their size (the legend and
+            # the post-mortem's timeline name every marker in full)
+            note.set_in_layout(False)
     axis.set_ylabel(panel.ylabel)
     axis.set_xlim(spec.start, spec.end + (spec.end - spec.start) / 40)
     axis.legend(loc="best", fontsize="x-small", ncol=2)
     axis.grid(alpha=0.3)
+
+
+NOTE_CHARS = 30  # what fits down one panel at 7 pt
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= NOTE_CHARS else text[: NOTE_CHARS - 1].rstrip(", ") + "…"
 
 
 def _notes(spec: ChartSpec) -> list[tuple[datetime, str, str]]:
