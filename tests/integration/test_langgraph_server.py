@@ -68,8 +68,9 @@ def server_config(folder: Path) -> Path:
     return path
 
 
-def start_server(home: Path, port: int) -> Iterator[dict[str, Any]]:
-    """`langgraph dev` on the project's langgraph.json with AGENTOPS_HOME=`home`."""
+def start_server(home: Path, port: int, *flags: str, **extra_env: str) -> Iterator[dict[str, Any]]:
+    """`langgraph dev` on the project's langgraph.json with AGENTOPS_HOME=`home`, more
+    `flags` for `langgraph dev` and more environment."""
     config = server_config(home)
     env = {
         **os.environ,
@@ -79,6 +80,7 @@ def start_server(home: Path, port: int) -> Iterator[dict[str, Any]]:
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
         "LANGGRAPH_NO_VERSION_CHECK": "true",
         "LANGSMITH_TRACING": "false",
+        **extra_env,
     }
     log = (home / "server.log").open("w")
     proc = subprocess.Popen(
@@ -91,6 +93,7 @@ def start_server(home: Path, port: int) -> Iterator[dict[str, Any]]:
             str(port),
             "--config",
             str(config),
+            *flags,
         ],
         cwd=home,
         env=env,
