@@ -34,7 +34,9 @@ RECOVERY_WINDOWS = 2
 
 
 def demo_settings(configured: Settings) -> Settings:
-    """The demo's own home under AGENTOPS_HOME, its own policy file, no outside system."""
+    """The demo's own home under AGENTOPS_HOME, its own policy file (one person per role of
+    the escalation matrix, reached by email, so every escalation lands in the outbox), no
+    outside system."""
     from agentops.settings import Settings
 
     home = configured.home / "demo"
@@ -45,9 +47,13 @@ def demo_settings(configured: Settings) -> Settings:
         f"contacts:\n  {DEMO_APPROVER}: {{name: Demo Operator}}\n"
         "  dana: {name: Dana Lee, email: dana@example.com}\n"
         "  erin: {name: Erin Park, email: erin@example.com}\n"
+        "  pat: {name: Pat Kim, email: pat@example.com}\n"
+        "  sam: {name: Sam Ortiz, email: security@example.com}\n"
         f"roles:\n  ml_team_lead: [{DEMO_APPROVER}]\n"
         "  data_engineering_lead: [dana]\n"
         "  engineering_manager: [erin]\n"
+        "  platform_engineering: [pat]\n"
+        "  security_team: [sam]\n"
         f"approvers: [{DEMO_APPROVER}]\n",
         encoding="utf-8",
     )
