@@ -281,16 +281,22 @@ def format_storm_page(parent: Incident, members: Sequence[Incident], cause: str)
         f"{len(members)} models ({quote(cause, 80)})",
         f"Incident: {parent.incident_id}; each model's incident is handled in this thread.",
     ]
-    for incident in ranked[:STORM_LIST_MAX]:
-        title = alert_title(incident.alerts, incident.alert_types)
-        lines.append(
-            f"• {quote(incident.model_name, 50)} — {incident.incident_id} "
-            f"[{incident.severity.value}] {title}"
-        )
-    if len(ranked) > STORM_LIST_MAX:
-        lines.append(f"… and {len(ranked) - STORM_LIST_MAX} more (`agentops incidents list`)")
+    lines += _listed(
+        [
+            f"• {quote(i.model_name, 50)} — {i.incident_id} [{i.severity.value}] "
+            f"{alert_title(i.alerts, i.alert_types)}"
+            for i in ranked
+        ],
+        STORM_LIST_MAX,
+    )
     lines.append("Investigating automatically...")
     return fit(slack_text("\n".join(lines)), "storm_page")
+
+
+def _listed(items: list[str], limit: int) -> list[str]:
+    """The first `limit` lines, then how many more and where to see them."""
+    more = [f"… and {len(items) - limit} more (`agentops incidents list`)"]
+    return items[:limit] + (more if len(items) > limit else [])
 
 
 # ---- P3 notices: quiet, never a page ---------------------------------------------------------
@@ -311,14 +317,14 @@ DIGEST_MAX = 20
 def format_digest(day: date, entries: Sequence[tuple[Incident, str]]) -> str:
     """The day's P3 digest: one line per event (incident, its headline or status)."""
     lines = [f"ℹ️ P3 digest for {day.isoformat()}: {len(entries)} notice(s), no action needed"]
-    for incident, note in entries[:DIGEST_MAX]:
-        title = alert_title(incident.alerts, incident.alert_types)
-        lines.append(
-            f"• {quote(incident.model_name, 40)} — {incident.incident_id} {title}: "
-            f"{cut(note, 90)} ({incident.status.value})"
-        )
-    if len(entries) > DIGEST_MAX:
-        lines.append(f"… and {len(entries) - DIGEST_MAX} more (`agentops incidents list`)")
+    lines += _listed(
+        [
+            f"• {quote(i.model_name, 40)} — {i.incident_id} "
+            f"{alert_title(i.alerts, i.alert_types)}: {cut(note, 90)} ({i.status.value})"
+            for i, note in entries
+        ],
+        DIGEST_MAX,
+    )
     return fit(slack_text("\n".join(lines)), "digest")
 
 

@@ -214,13 +214,21 @@ def open_job(
 
 
 # ---- starting -------------------------------------------------------------------------------
-def start_job(rt: Runtime, incident: Incident, job_id: str, fix: Fix | None) -> executors.Outcome:
-    """Start a job claimed as `starting`: its window as of now, the trigger, and the result if
-    the trigger answered one. ok=False only when the trigger failed (the caller escalates)."""
+def start_job(
+    rt: Runtime,
+    incident: Incident,
+    job_id: str,
+    fix: Fix | None,
+    window: executors.TrainingWindow | None = None,
+) -> executors.Outcome:
+    """Start a job claimed as `starting`: its window as of now (computed here unless the
+    caller already has it), the trigger, and the result if the trigger answered one.
+    ok=False only when the trigger failed (the caller escalates)."""
     row = _job(rt.state, job_id)
     spec = _spec(row)
-    params = RetrainParams.model_validate(spec["params"])
-    window = window_for(rt, incident, params, fix.at if fix else None)
+    if window is None:
+        params = RetrainParams.model_validate(spec["params"])
+        window = window_for(rt, incident, params, fix.at if fix else None)
     with rt.monitoring.connect() as conn:
         requests, windows = executors.rows_in(conn, incident.model_name, window)
     job = {
@@ -392,7 +400,7 @@ def _start_if_fixed(
         f"🔁 Retraining started: upstream fix confirmed ({fix.by}); job {job_id} "
         f"{window.describe()}",
     )
-    outcome = start_job(rt, incident, job_id, fix)
+    outcome = start_job(rt, incident, job_id, fix, window)
     status = "succeeded" if outcome.ok else "failed"
     detail = f"upstream fix confirmed ({fix.by}); {outcome.detail}"
     _settle_ledger(rt, str(_spec(row).get("ledger_key") or ""), status, detail)
@@ -417,12 +425,11 @@ def record_result(
 ) -> JobReport:
     """A job's result, reported after it ran (`agentops retrain-result`, a callback): the
     gate, then promotion or escalation. A result for a decided job changes nothing."""
-    with stores.state.connect() as conn:
-        found = conn.execute(
-            sa.select(retrain_jobs).where(retrain_jobs.c.job_id == job_id)
-        ).mappings()
-        job = next(iter(found), None)
-        incident_row = queries.get_incident_row(conn, str(job["incident_id"])) if job else None
+    job = find_job(stores.state, job_id)
+    incident_row = None
+    if job is not None:
+        with stores.state.connect() as conn:
+            incident_row = queries.get_incident_row(conn, str(job["incident_id"]))
     if job is None or incident_row is None:
         raise DataError(f"no retraining job {job_id!r} (its id is retrain-<incident id>)")
     rt = Runtime(stores, settings, now=now, senders=senders, policy=policy)
@@ -619,16 +626,22 @@ def _set(rt: Runtime, job_id: str, status: str, detail: str, **values: Any) -> N
         executors.set_job_status(conn, job_id, status, detail=detail, **values)
 
 
-def _job(engine: sa.Engine, job_id: str) -> dict[str, Any]:
+def find_job(engine: sa.Engine, job_id: str) -> dict[str, Any] | None:
+    """The job's row, or None (an incident's job is `job_id_for(incident_id)`)."""
     with engine.connect() as conn:
         found = (
             conn.execute(sa.select(retrain_jobs).where(retrain_jobs.c.job_id == job_id))
             .mappings()
             .first()
         )
+    return queries.as_row(found) if found is not None else None
+
+
+def _job(engine: sa.Engine, job_id: str) -> dict[str, Any]:
+    found = find_job(engine, job_id)
     if found is None:
         raise DataError(f"no retraining job {job_id!r}")
-    return queries.as_row(found)
+    return found
 
 
 def _spec(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ starts in a later pass, `actions.jobs`). A failure escalates to the matrix's
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from agentops.actions import executors, jobs
 from agentops.actions.registry import (
     RollbackPlan,
@@ -43,8 +45,35 @@ def _result(
     )
 
 
-def _escalate_failure(rt: Runtime, incident: Incident, action: Action, why: str) -> str:
-    return jobs.escalate_failure(rt, incident, action.type.value, why)
+def _claim(
+    conn: sa.Connection, rt: Runtime, incident: Incident, action: Action, approved_by: str | None
+) -> ledger.Claim:
+    return ledger.claim_action(
+        conn,
+        action,
+        incident.incident_id,
+        now=rt.now,
+        approved_by=approved_by,
+        approved_via=rt.approved_via,
+    )
+
+
+def _settled(
+    rt: Runtime,
+    incident: Incident,
+    action: Action,
+    key: str,
+    outcome: executors.Outcome,
+    approved_by: str | None,
+) -> ActionResult:
+    """Record the outcome in the ledger; a failure escalates to the matrix's
+    remediation_failed target, and the result says so."""
+    status = "succeeded" if outcome.ok else "failed"
+    result = _finish(rt, action, key, status, outcome.detail, approved_by, outcome.data)
+    if outcome.ok:
+        return result
+    escalated = jobs.escalate_failure(rt, incident, action.type.value, outcome.detail)
+    return result.model_copy(update={"detail": f"{outcome.detail}; {escalated}"})
 
 
 def rollback_model(
@@ -55,33 +84,12 @@ def rollback_model(
     serving version back through the same registry. The recovery check decides the rest."""
     key = action.key(incident.incident_id)
     with rt.state.begin() as conn:
-        claim = ledger.claim_action(
-            conn,
-            action,
-            incident.incident_id,
-            now=rt.now,
-            approved_by=approved_by,
-            approved_via=rt.approved_via,
-        )
+        claim = _claim(conn, rt, incident, action, approved_by)
     if not claim.fresh:
         return replay(claim.row, action, key)
     to_version = RollbackParams.of(action).to_version
     outcome = _roll_back(rt, incident, to_version, approved_by)
-    status = "succeeded" if outcome.ok else "failed"
-    result = _result(rt, action, key, status, outcome.detail, approved_by)
-    with rt.state.begin() as conn:
-        ledger.finish(
-            conn,
-            key=key,
-            status=status,
-            now=rt.now,
-            result={**result.model_dump(mode="json"), "data": outcome.data},
-            detail=outcome.detail,
-        )
-    if outcome.ok:
-        return result
-    escalated = _escalate_failure(rt, incident, action, outcome.detail)
-    return result.model_copy(update={"detail": f"{outcome.detail}; {escalated}"})
+    return _settled(rt, incident, action, key, outcome, approved_by)
 
 
 def _roll_back(
@@ -128,14 +136,7 @@ def retrain_model(
     params = RetrainParams.of(action)
     window = jobs.window_for(rt, incident, params)
     with rt.state.begin() as conn:
-        claim = ledger.claim_action(
-            conn,
-            action,
-            incident.incident_id,
-            now=rt.now,
-            approved_by=approved_by,
-            approved_via=rt.approved_via,
-        )
+        claim = _claim(conn, rt, incident, action, approved_by)
         if not claim.fresh:
             return replay(claim.row, action, key)
         job = jobs.open_job(
@@ -155,12 +156,7 @@ def retrain_model(
         outcome = executors.Outcome(
             outcome.ok, f"upstream fix confirmed ({fix.by}); {outcome.detail}", outcome.data
         )
-    status = "succeeded" if outcome.ok else "failed"
-    result = _finish(rt, action, key, status, outcome.detail, approved_by, outcome.data)
-    if outcome.ok:
-        return result
-    escalated = _escalate_failure(rt, incident, action, outcome.detail)
-    return result.model_copy(update={"detail": f"{outcome.detail}; {escalated}"})
+    return _settled(rt, incident, action, key, outcome, approved_by)
 
 
 def scale_infrastructure(
@@ -172,14 +168,7 @@ def scale_infrastructure(
     params = ScaleParams.of(action)
     command, webhook = rt.settings.scale_command, rt.settings.scale_webhook
     with rt.state.begin() as conn:
-        claim = ledger.claim_action(
-            conn,
-            action,
-            incident.incident_id,
-            now=rt.now,
-            approved_by=approved_by,
-            approved_via=rt.approved_via,
-        )
+        claim = _claim(conn, rt, incident, action, approved_by)
         if not claim.fresh:
             return replay(claim.row, action, key)
     if not (command or webhook):
@@ -194,12 +183,7 @@ def scale_infrastructure(
         "approved_by": approved_by,
     }
     outcome = executors.trigger(command, webhook, payload)
-    status = "succeeded" if outcome.ok else "failed"
-    result = _finish(rt, action, key, status, outcome.detail, approved_by, outcome.data)
-    if outcome.ok:
-        return result
-    escalated = _escalate_failure(rt, incident, action, outcome.detail)
-    return result.model_copy(update={"detail": f"{outcome.detail}; {escalated}"})
+    return _settled(rt, incident, action, key, outcome, approved_by)
 
 
 def _finish(

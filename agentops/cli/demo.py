@@ -194,15 +194,9 @@ def _status(rt: LocalRuntime, incident_id: str) -> dict[str, Any]:
 
 def _job(rt: LocalRuntime, incident_id: str) -> dict[str, Any] | None:
     """The incident's retraining job, if it has one."""
-    import sqlalchemy as sa
+    from agentops.actions.jobs import find_job, job_id_for
 
-    from agentops.store import queries as q
-    from agentops.store.state_tables import retrain_jobs
-
-    query = sa.select(retrain_jobs).where(retrain_jobs.c.incident_id == incident_id)
-    with rt.stores.state.connect() as conn:
-        found = conn.execute(query).mappings().first()
-    return q.as_row(found) if found else None
+    return find_job(rt.stores.state, job_id_for(incident_id))
 
 
 def _fix_upstream(

@@ -109,14 +109,8 @@ class TableRegistry:
                             .values(status=replaced_status)
                         )
                 else:
-                    conn.execute(
-                        model_registry.insert().values(
-                            model_name=model,
-                            model_version=previous,
-                            active=False,
-                            promoted_at=_deployed_at(deployed, previous),
-                            status=replaced_status or "good",
-                        )
+                    _register_deployed(
+                        conn, model, previous, deployed, active=False, status=replaced_status
                     )
             target = {"active": True, "status": "good", "promoted_at": now}
             if version in rows:
@@ -165,15 +159,7 @@ class TableRegistry:
             serving = self._serving(conn, model)
             if not rows and serving is not None:
                 # DEPLOYMENTS said who serves; the first MODEL_REGISTRY rows must say so too
-                conn.execute(
-                    model_registry.insert().values(
-                        model_name=model,
-                        model_version=serving,
-                        active=True,
-                        promoted_at=_deployed_at(deployed, serving),
-                        status="good",
-                    )
-                )
+                _register_deployed(conn, model, serving, deployed, active=True)
             conn.execute(
                 model_registry.insert().values(
                     model_name=model, model_version=version, active=False, status="good"
@@ -215,6 +201,27 @@ class TableRegistry:
 def _deployed_versions(rows: list[queries.Row]) -> set[str]:
     versions = {str(r["model_version"]) for r in rows}
     return versions | {str(r["previous_version"]) for r in rows if r.get("previous_version")}
+
+
+def _register_deployed(
+    conn: sa.Connection,
+    model: str,
+    version: str,
+    deployed: list[queries.Row],
+    *,
+    active: bool,
+    status: str | None = None,
+) -> None:
+    """A MODEL_REGISTRY row for a version DEPLOYMENTS knows, dated when it was deployed."""
+    conn.execute(
+        model_registry.insert().values(
+            model_name=model,
+            model_version=version,
+            active=active,
+            promoted_at=_deployed_at(deployed, version),
+            status=status or "good",
+        )
+    )
 
 
 def _deployed_at(rows: list[queries.Row], version: str) -> Any:
